@@ -1,0 +1,6 @@
+//! cgan: a test-first experiment harness for the matching-aware conditional GAN of the
+//! article (GAN-CLS on MNIST), built on dfdx with the convolutions the project owns.
+
+pub mod layers;
+pub mod model;
+pub mod ops;

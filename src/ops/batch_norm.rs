@@ -1,0 +1,101 @@
+//! Fused 2-D batch normalisation as one custom dfdx op, forward and backward.
+//!
+//! dfdx's `BatchNorm2D` holds the parameters (so saving, loading and Adam work as for any
+//! dfdx module) but its forward is ten separate ops and picks batch statistics only when
+//! the input carries a tape. Here the mode is explicit: the GAN needs batch statistics
+//! for G's samples in D's step, where no gradient is wanted.
+
+use super::{put_grad, take_grad, to_vec, with_grad, Img, OpsDevice};
+use dfdx::nn::modules::BatchNorm2D;
+use dfdx::prelude::*;
+
+/// Which statistics normalise the batch.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Mode {
+    /// Batch statistics; running statistics are updated (PyTorch's `train()`).
+    Train,
+    /// Running statistics, nothing updated (PyTorch's `eval()`).
+    Eval,
+}
+
+/// Indices of channel `c` in an `(n, channels, plane)` buffer.
+fn channel(n: usize, channels: usize, plane: usize, c: usize) -> impl Iterator<Item = usize> {
+    (0..n).flat_map(move |i| (i * channels + c) * plane..(i * channels + c + 1) * plane)
+}
+
+/// `y = scale * (x - mean) / sqrt(var + eps) + bias` per channel of `x (n, C, h, w)`.
+/// In [`Mode::Train`] the statistics are the batch's and the running ones move by
+/// `bn.momentum` towards them (variance unbiased), as in PyTorch and dfdx.
+pub fn batch_norm2d<const C: usize, D: OpsDevice, T: Tape<f32, D>>(
+    x: Tensor<Img<C>, f32, D, T>,
+    bn: &mut BatchNorm2D<C, f32, D>,
+    mode: Mode,
+) -> Tensor<Img<C>, f32, D, T> {
+    let shape = *x.shape();
+    let (n, _, h, w) = shape;
+    let plane = h * w;
+    let count = n * plane;
+    let eps = bn.epsilon as f32;
+    let mut xhat = to_vec(&x);
+    let (scale, bias) = (to_vec(&bn.scale), to_vec(&bn.bias));
+    let (mut running_mean, mut running_var) = (to_vec(&bn.running_mean), to_vec(&bn.running_var));
+    let mut inv_std = vec![0.0f32; C];
+    let mut yv = vec![0.0f32; xhat.len()];
+    for c in 0..C {
+        let (mu, var) = match mode {
+            Mode::Train => {
+                // f64 sums: a channel holds up to ~12k values (32 x 19 x 19).
+                let mu = channel(n, C, plane, c).map(|j| xhat[j] as f64).sum::<f64>() / count as f64;
+                let sq: f64 = channel(n, C, plane, c).map(|j| (xhat[j] as f64 - mu).powi(2)).sum();
+                let m = bn.momentum as f32;
+                let unbiased = sq / (count.max(2) - 1) as f64;
+                running_mean[c] = (1.0 - m) * running_mean[c] + m * mu as f32;
+                running_var[c] = (1.0 - m) * running_var[c] + m * unbiased as f32;
+                (mu as f32, (sq / count as f64) as f32)
+            }
+            Mode::Eval => (running_mean[c], running_var[c]),
+        };
+        inv_std[c] = 1.0 / (var + eps).sqrt();
+        for j in channel(n, C, plane, c) {
+            xhat[j] = (xhat[j] - mu) * inv_std[c];
+            yv[j] = scale[c] * xhat[j] + bias[c];
+        }
+    }
+    if mode == Mode::Train {
+        bn.running_mean.copy_from(&running_mean);
+        bn.running_var.copy_from(&running_var);
+    }
+    let (x, mut tape) = x.split_tape();
+    let y = x.device().tensor_from_vec(yv, shape);
+    if T::OWNS_TAPE {
+        let (y_key, s_key, b_key) = (y.clone(), bn.scale.clone(), bn.bias.clone());
+        tape.add_backward_op(move |grads| {
+            let gy = take_grad(grads, &y_key)?;
+            let mut dscale = vec![0.0f32; C];
+            let mut dbias = vec![0.0f32; C];
+            for c in 0..C {
+                for j in channel(n, C, plane, c) {
+                    dbias[c] += gy[j];
+                    dscale[c] += gy[j] * xhat[j];
+                }
+            }
+            with_grad(grads, &x, |gx| {
+                for c in 0..C {
+                    let k = scale[c] * inv_std[c];
+                    // Batch statistics depend on x: their gradient is the mean terms.
+                    let (mb, ms) = match mode {
+                        Mode::Train => (dbias[c] / count as f32, dscale[c] / count as f32),
+                        Mode::Eval => (0.0, 0.0),
+                    };
+                    for j in channel(n, C, plane, c) {
+                        gx[j] += k * (gy[j] - mb - xhat[j] * ms);
+                    }
+                }
+            })?;
+            with_grad(grads, &s_key, |g| g.iter_mut().zip(&dscale).for_each(|(g, d)| *g += d))?;
+            with_grad(grads, &b_key, |g| g.iter_mut().zip(&dbias).for_each(|(g, d)| *g += d))?;
+            put_grad(grads, &y_key, gy)
+        });
+    }
+    y.put_tape(tape)
+}

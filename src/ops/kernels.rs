@@ -1,0 +1,356 @@
+//! The convolution hot path over plain NCHW slices: im2col / col2im + gemm.
+//!
+//! A convolution and a transposed convolution are the same three products seen from
+//! either side of a [`Window`]: the *image* is the large side (input of a conv, output
+//! of a transposed conv), the *grid* the small side (one value per window position).
+//!
+//! - [`grid_from_image`]: grid = W x im2col(image) (conv forward, transposed-conv dx)
+//! - [`image_from_grid`]: image += col2im(W^T x grid) (conv dx, transposed-conv forward)
+//! - [`weight_grad`]: dW += grid x im2col(image)^T (both weight gradients)
+//!
+//! Work is split over the batch with rayon; small per-sample products are grouped so
+//! gemm sees at least [`MIN_GEMM_COLS`] columns; scratch buffers live per thread.
+
+use gemm::Parallelism;
+use rayon::prelude::*;
+use std::cell::RefCell;
+
+/// Per-sample products narrower than this are grouped with their neighbours: gemm's
+/// microkernels are far from peak on a handful of columns (D's last conv has 4).
+pub const MIN_GEMM_COLS: usize = 256;
+
+/// A `kernel x kernel` window sliding over an image of `channels x height x width`
+/// with `stride` and zero padding `pad`, giving a `grid_h x grid_w` grid of positions.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Window {
+    /// Channels of the image side.
+    pub channels: usize,
+    /// Image height.
+    pub height: usize,
+    /// Image width.
+    pub width: usize,
+    /// Square kernel side.
+    pub kernel: usize,
+    /// Step between window positions.
+    pub stride: usize,
+    /// Zero padding on every border of the image.
+    pub pad: usize,
+    /// Grid height (window positions down).
+    pub grid_h: usize,
+    /// Grid width (window positions across).
+    pub grid_w: usize,
+}
+
+impl Window {
+    /// Rows of the im2col matrix: one per (channel, kernel row, kernel column).
+    pub fn rows(&self) -> usize {
+        self.channels * self.kernel * self.kernel
+    }
+
+    /// Columns of the im2col matrix for one sample: one per window position.
+    pub fn cols(&self) -> usize {
+        self.grid_h * self.grid_w
+    }
+
+    /// Values in one image.
+    pub fn image_len(&self) -> usize {
+        self.channels * self.height * self.width
+    }
+}
+
+#[derive(Default)]
+struct Scratch {
+    col: Vec<f32>,
+    tmp: Vec<f32>,
+}
+
+thread_local! {
+    static SCRATCH: RefCell<Scratch> = RefCell::new(Scratch::default());
+}
+
+/// Runs `f` with this thread's two scratch buffers grown to `col_len` and `tmp_len`.
+/// Their contents are stale: callers overwrite what they read.
+fn with_scratch<R>(col_len: usize, tmp_len: usize, f: impl FnOnce(&mut [f32], &mut [f32]) -> R) -> R {
+    SCRATCH.with(|s| {
+        let mut s = s.borrow_mut();
+        let s = &mut *s;
+        if s.col.len() < col_len {
+            s.col.resize(col_len, 0.0);
+        }
+        if s.tmp.len() < tmp_len {
+            s.tmp.resize(tmp_len, 0.0);
+        }
+        f(&mut s.col[..col_len], &mut s.tmp[..tmp_len])
+    })
+}
+
+/// Samples per work item: enough that gemm sees `MIN_GEMM_COLS` columns, but never so
+/// many that a thread would sit idle.
+fn group_size(batch: usize, cols: usize) -> usize {
+    let wanted = MIN_GEMM_COLS.div_ceil(cols.max(1));
+    let fair = batch.div_ceil(rayon::current_num_threads()).max(1);
+    wanted.min(fair).max(1)
+}
+
+/// Writes the im2col view of one image into columns `[col_off, col_off + cols)` of
+/// `col`, a row-major matrix with `ld` columns.
+fn im2col(win: &Window, img: &[f32], col: &mut [f32], ld: usize, col_off: usize) {
+    let (k, s, p) = (win.kernel, win.stride, win.pad);
+    for c in 0..win.channels {
+        let plane = &img[c * win.height * win.width..][..win.height * win.width];
+        for ki in 0..k {
+            for kj in 0..k {
+                let row = (c * k + ki) * k + kj;
+                let dst = &mut col[row * ld + col_off..][..win.cols()];
+                for oi in 0..win.grid_h {
+                    let out = &mut dst[oi * win.grid_w..][..win.grid_w];
+                    let ii = (oi * s + ki) as isize - p as isize;
+                    if ii < 0 || ii >= win.height as isize {
+                        out.fill(0.0);
+                        continue;
+                    }
+                    let src = &plane[ii as usize * win.width..][..win.width];
+                    for (oj, o) in out.iter_mut().enumerate() {
+                        let jj = (oj * s + kj) as isize - p as isize;
+                        *o = if jj < 0 || jj >= win.width as isize {
+                            0.0
+                        } else {
+                            src[jj as usize]
+                        };
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// The adjoint of [`im2col`]: adds columns `[col_off, col_off + cols)` of `col` back
+/// into the image positions they were read from.
+fn col2im(win: &Window, col: &[f32], ld: usize, col_off: usize, img: &mut [f32]) {
+    let (k, s, p) = (win.kernel, win.stride, win.pad);
+    for c in 0..win.channels {
+        let plane = &mut img[c * win.height * win.width..][..win.height * win.width];
+        for ki in 0..k {
+            for kj in 0..k {
+                let row = (c * k + ki) * k + kj;
+                let src = &col[row * ld + col_off..][..win.cols()];
+                for oi in 0..win.grid_h {
+                    let ii = (oi * s + ki) as isize - p as isize;
+                    if ii < 0 || ii >= win.height as isize {
+                        continue;
+                    }
+                    let dst = &mut plane[ii as usize * win.width..][..win.width];
+                    for (oj, v) in src[oi * win.grid_w..][..win.grid_w].iter().enumerate() {
+                        let jj = (oj * s + kj) as isize - p as isize;
+                        if jj >= 0 && jj < win.width as isize {
+                            dst[jj as usize] += *v;
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// Row-major `dst (m x n) = [dst +] a (m x k) * b (k x n)` where each operand is given
+/// by its pointer and (row stride, column stride).
+///
+/// # Safety
+/// Every pointer must address the whole matrix its strides describe.
+#[allow(clippy::too_many_arguments)]
+unsafe fn matmul(
+    (m, n, k): (usize, usize, usize),
+    dst: *mut f32,
+    dst_rs: usize,
+    accumulate: bool,
+    (a, a_rs, a_cs): (*const f32, usize, usize),
+    (b, b_rs, b_cs): (*const f32, usize, usize),
+) {
+    gemm::gemm(
+        m,
+        n,
+        k,
+        dst,
+        1,
+        dst_rs as isize,
+        accumulate,
+        a,
+        a_cs as isize,
+        a_rs as isize,
+        b,
+        b_cs as isize,
+        b_rs as isize,
+        1.0,
+        1.0,
+        false,
+        false,
+        false,
+        Parallelism::None,
+    );
+}
+
+/// Copies `n` samples of a `(n, ch, cols)` grid into `(ch, n * cols)` layout.
+fn gather_grid(grid: &[f32], ch: usize, cols: usize, out: &mut [f32]) {
+    let n = grid.len() / (ch * cols);
+    for i in 0..n {
+        for c in 0..ch {
+            out[c * n * cols + i * cols..][..cols].copy_from_slice(&grid[(i * ch + c) * cols..][..cols]);
+        }
+    }
+}
+
+/// Conv forward / transposed-conv input gradient: for each of `batch` images,
+/// `grid[n] += weight (out_ch x rows) * im2col(image[n])`, plus `bias` per channel.
+/// `grid` has shape `(batch, out_ch, cols)` and is accumulated into.
+pub fn grid_from_image(
+    win: &Window,
+    image: &[f32],
+    weight: &[f32],
+    bias: Option<&[f32]>,
+    out_ch: usize,
+    grid: &mut [f32],
+) {
+    let (rows, cols, il) = (win.rows(), win.cols(), win.image_len());
+    let batch = image.len() / il;
+    debug_assert_eq!(weight.len(), out_ch * rows);
+    debug_assert_eq!(grid.len(), batch * out_ch * cols);
+    let g = group_size(batch, cols);
+    grid.par_chunks_mut(g * out_ch * cols)
+        .zip(image.par_chunks(g * il))
+        .for_each(|(grid_g, img_g)| {
+            let gn = img_g.len() / il;
+            let ld = gn * cols;
+            let tmp_len = if gn == 1 { 0 } else { out_ch * ld };
+            with_scratch(rows * ld, tmp_len, |col, tmp| {
+                for i in 0..gn {
+                    im2col(win, &img_g[i * il..], col, ld, i * cols);
+                }
+                let dst = if gn == 1 { &mut *grid_g } else { &mut *tmp };
+                // SAFETY: weight is out_ch x rows, col rows x ld, dst out_ch x ld.
+                unsafe {
+                    matmul(
+                        (out_ch, ld, rows),
+                        dst.as_mut_ptr(),
+                        ld,
+                        gn == 1,
+                        (weight.as_ptr(), rows, 1),
+                        (col.as_ptr(), ld, 1),
+                    );
+                }
+                if gn > 1 {
+                    for i in 0..gn {
+                        for c in 0..out_ch {
+                            let src = &tmp[c * ld + i * cols..][..cols];
+                            let dst = &mut grid_g[(i * out_ch + c) * cols..][..cols];
+                            dst.iter_mut().zip(src).for_each(|(d, v)| *d += v);
+                        }
+                    }
+                }
+                if let Some(bias) = bias {
+                    for (chan, b) in grid_g.chunks_exact_mut(cols).zip(bias.iter().cycle()) {
+                        chan.iter_mut().for_each(|v| *v += b);
+                    }
+                }
+            });
+        });
+}
+
+/// Conv input gradient / transposed-conv forward: for each sample,
+/// `image[n] += col2im(weight^T * grid[n])`, with `weight` of shape `(grid_ch, rows)`
+/// and `grid` of shape `(batch, grid_ch, cols)`. `image` is accumulated into.
+pub fn image_from_grid(win: &Window, grid: &[f32], weight: &[f32], grid_ch: usize, image: &mut [f32]) {
+    let (rows, cols, il) = (win.rows(), win.cols(), win.image_len());
+    let batch = image.len() / il;
+    debug_assert_eq!(weight.len(), grid_ch * rows);
+    debug_assert_eq!(grid.len(), batch * grid_ch * cols);
+    let g = group_size(batch, cols);
+    image
+        .par_chunks_mut(g * il)
+        .zip(grid.par_chunks(g * grid_ch * cols))
+        .for_each(|(img_g, grid_g)| {
+            let gn = img_g.len() / il;
+            let ld = gn * cols;
+            let tmp_len = if gn == 1 { 0 } else { grid_ch * ld };
+            with_scratch(rows * ld, tmp_len, |col, tmp| {
+                let rhs = if gn == 1 {
+                    grid_g
+                } else {
+                    gather_grid(grid_g, grid_ch, cols, tmp);
+                    &*tmp
+                };
+                // SAFETY: weight^T is rows x grid_ch (strides 1, rows), rhs grid_ch x ld.
+                unsafe {
+                    matmul(
+                        (rows, ld, grid_ch),
+                        col.as_mut_ptr(),
+                        ld,
+                        false,
+                        (weight.as_ptr(), 1, rows),
+                        (rhs.as_ptr(), ld, 1),
+                    );
+                }
+                for i in 0..gn {
+                    col2im(win, col, ld, i * cols, &mut img_g[i * il..][..il]);
+                }
+            });
+        });
+}
+
+/// Weight gradient of both convolutions: `dweight (grid_ch x rows) += sum over samples
+/// of grid[n] * im2col(image[n])^T`.
+pub fn weight_grad(win: &Window, image: &[f32], grid: &[f32], grid_ch: usize, dweight: &mut [f32]) {
+    let (rows, cols, il) = (win.rows(), win.cols(), win.image_len());
+    let batch = image.len() / il;
+    debug_assert_eq!(dweight.len(), grid_ch * rows);
+    debug_assert_eq!(grid.len(), batch * grid_ch * cols);
+    let g = group_size(batch, cols);
+    let partial = image
+        .par_chunks(g * il)
+        .zip(grid.par_chunks(g * grid_ch * cols))
+        .fold(
+            || vec![0.0f32; grid_ch * rows],
+            |mut acc, (img_g, grid_g)| {
+                let gn = img_g.len() / il;
+                let ld = gn * cols;
+                let tmp_len = if gn == 1 { 0 } else { grid_ch * ld };
+                with_scratch(rows * ld, tmp_len, |col, tmp| {
+                    for i in 0..gn {
+                        im2col(win, &img_g[i * il..], col, ld, i * cols);
+                    }
+                    let lhs = if gn == 1 {
+                        grid_g
+                    } else {
+                        gather_grid(grid_g, grid_ch, cols, tmp);
+                        &*tmp
+                    };
+                    // SAFETY: lhs grid_ch x ld, col^T ld x rows (strides 1, ld), acc grid_ch x rows.
+                    unsafe {
+                        matmul(
+                            (grid_ch, rows, ld),
+                            acc.as_mut_ptr(),
+                            rows,
+                            true,
+                            (lhs.as_ptr(), ld, 1),
+                            (col.as_ptr(), 1, ld),
+                        );
+                    }
+                });
+                acc
+            },
+        )
+        .reduce_with(|mut a, b| {
+            a.iter_mut().zip(&b).for_each(|(x, y)| *x += y);
+            a
+        });
+    if let Some(partial) = partial {
+        dweight.iter_mut().zip(&partial).for_each(|(x, y)| *x += y);
+    }
+}
+
+/// Bias gradient: `dbias[c] += sum over samples and positions of grid[n, c, :]`, for a
+/// grid of shape `(batch, channels, cols)`.
+pub fn bias_grad(grid: &[f32], channels: usize, cols: usize, dbias: &mut [f32]) {
+    for (chan, db) in grid.chunks_exact(cols).zip((0..channels).cycle()) {
+        dbias[db] += chan.iter().sum::<f32>();
+    }
+}
