@@ -1,1 +1,5 @@
-fn main() {}
+//! The `cgan` command line: parses arguments and calls the library.
+
+fn main() {
+    std::process::exit(cgan::cli::main());
+}

@@ -227,3 +227,34 @@ impl<D: OpsDevice> Discriminator<f32, D> {
         self.out.forward(h.reshape_like(&(n, Const::<512>)))
     }
 }
+
+/// One-hot conditions for `labels` (each 0-9).
+pub fn one_hot<D: OpsDevice>(dev: &D, labels: &[u8]) -> Condition<D> {
+    let mut v = vec![0.0f32; labels.len() * NUM_CLASSES];
+    for (row, &l) in v.chunks_exact_mut(NUM_CLASSES).zip(labels) {
+        row[l as usize] = 1.0;
+    }
+    dev.tensor_from_vec(v, (labels.len(), Const))
+}
+
+/// The distribution of the noise vector z.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum NoiseKind {
+    /// U(-1, 1), the article's choice (the default).
+    #[default]
+    Uniform,
+    /// N(0, 1).
+    Normal,
+}
+
+/// `n` noise vectors drawn from `kind` with `rng`.
+pub fn sample_noise<D: OpsDevice>(dev: &D, n: usize, kind: NoiseKind, rng: &mut impl rand::Rng) -> Noise<D> {
+    let v: Vec<f32> = match kind {
+        NoiseKind::Uniform => (0..n * NOISE_DIM).map(|_| rng.gen_range(-1.0..1.0)).collect(),
+        NoiseKind::Normal => (0..n * NOISE_DIM)
+            .map(|_| rng.sample(rand_distr::StandardNormal))
+            .collect(),
+    };
+    dev.tensor_from_vec(v, (n, Const))
+}

@@ -134,6 +134,8 @@ fn linear_grad(f: &dyn Fn(&[Vec<f64>]) -> Vec<f64>, args: &[Vec<f64>], which: us
         .collect()
 }
 
+type WeightGrad = Box<dyn Fn(&Gradients<f32, Cpu>) -> Vec<f32>>;
+
 struct OpResult {
     y: Vec<f32>,
     dx: Vec<f32>,
@@ -155,25 +157,21 @@ fn run_conv<const I: usize, const O: usize, const K: usize>(
     let x = dev.tensor_from_vec(xv.clone(), (g.n, Const::<I>, g.h, g.w));
     let b = dev.tensor_from_vec(bv.clone(), (Const::<O>,));
     let grads = Gradients::leaky();
-    let (y, wkey, dw_shape_len): (
-        Tensor<Img<O>, f32, Cpu, OwnedTape<f32, Cpu>>,
-        Box<dyn Fn(&Gradients<f32, Cpu>) -> Vec<f32>>,
-        usize,
-    ) = if transposed {
+    let (y, weight_grad): (Tensor<Img<O>, f32, Cpu, OwnedTape<f32, Cpu>>, WeightGrad) = if transposed {
         let w = dev.tensor_from_vec(wv.clone(), (Const::<I>, Const::<O>, Const::<K>, Const::<K>));
         let y = conv_transpose2d(x.clone().traced(grads), &w, &b, g.s, g.p, g.op);
-        (y, Box::new(move |gr| gr.get(&w).as_vec()), O * I * K * K)
+        (y, Box::new(move |gr| gr.get(&w).as_vec()))
     } else {
         let w = dev.tensor_from_vec(wv.clone(), (Const::<O>, Const::<I>, Const::<K>, Const::<K>));
         let y = conv2d(x.clone().traced(grads), &w, &b, g.s, g.p);
-        (y, Box::new(move |gr| gr.get(&w).as_vec()), O * I * K * K)
+        (y, Box::new(move |gr| gr.get(&w).as_vec()))
     };
     let yv = y.retaped::<NoneTape>().as_vec();
     let r = random(&mut rng, yv.len());
     let rt = dev.tensor_from_vec(r.clone(), *y.shape());
     let gr = (y * rt).sum().backward();
-    let dw = wkey(&gr);
-    assert_eq!(dw.len(), dw_shape_len);
+    let dw = weight_grad(&gr);
+    assert_eq!(dw.len(), O * I * K * K);
     (
         OpResult {
             y: yv,

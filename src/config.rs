@@ -1,0 +1,169 @@
+//! The run configuration: every field has a default (the article's network and
+//! settings), a TOML form saved as `<run>/config.toml`, and a validation that rejects bad
+//! values with one line naming the key before anything runs.
+
+use crate::model::{NoiseKind, OutputActivation};
+use serde::{Deserialize, Serialize};
+use std::path::{Path, PathBuf};
+
+/// How D's three terms add up.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum DLoss {
+    /// BCE(real,1) + BCE(wrong,0) + BCE(fake,0): the article's code (the default).
+    #[default]
+    Sum,
+    /// BCE(real,1) + (BCE(wrong,0) + BCE(fake,0)) / 2: Reed et al. and the article's text.
+    Reed,
+}
+
+/// Everything a run needs. Field names are the TOML keys.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Config {
+    /// Run name: the suffix of the run directory.
+    pub name: String,
+    /// Seed of every random draw (weights, data order, wrong labels, noise).
+    pub seed: u64,
+    /// Total training steps (a resumed run continues until this step).
+    pub steps: u64,
+    /// Real images per step (and generated ones per step).
+    pub batch_size: usize,
+    /// Adam learning rate of both networks.
+    pub lr: f64,
+    /// Adam beta1 of both networks.
+    pub beta1: f64,
+    /// Adam beta2 of both networks.
+    pub beta2: f64,
+    /// D's loss: `sum` (the article's code) or `reed` (the paper).
+    pub d_loss: DLoss,
+    /// D steps per G step.
+    pub k_steps: u32,
+    /// Distribution of z: `uniform` (U(-1, 1)) or `normal`.
+    pub noise: NoiseKind,
+    /// G's output activation: `tanh` (data in [-1, 1]) or `sigmoid` (data in [0, 1]).
+    pub output_activation: OutputActivation,
+    /// Scalars and sample grids go to TensorBoard every this many steps.
+    pub summary_every: u64,
+    /// Weight histograms every this many summaries (0: never).
+    pub histogram_every: u64,
+    /// A checkpoint every this many steps (and always at the end).
+    pub checkpoint_every: u64,
+    /// Checkpoints kept on disk (the oldest are deleted).
+    pub keep_checkpoints: usize,
+    /// Rows of fixed noise in the sample grids.
+    pub sample_rows: usize,
+    /// Where the four MNIST IDX files are (`make data` puts them there).
+    pub data_dir: PathBuf,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            name: "cgan".into(),
+            seed: 42,
+            steps: 6000,
+            batch_size: 32,
+            lr: 2e-4,
+            beta1: 0.5,
+            beta2: 0.999,
+            d_loss: DLoss::Sum,
+            k_steps: 1,
+            noise: NoiseKind::Uniform,
+            output_activation: OutputActivation::Tanh,
+            summary_every: 100,
+            histogram_every: 5,
+            checkpoint_every: 1000,
+            keep_checkpoints: 3,
+            sample_rows: 8,
+            data_dir: PathBuf::from("data/mnist"),
+        }
+    }
+}
+
+/// A config that cannot be used, with the key and the fix in its message.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// The file cannot be read.
+    #[error("cannot read config {path}: {source}")]
+    Read {
+        /// The file.
+        path: PathBuf,
+        /// The I/O error.
+        source: std::io::Error,
+    },
+    /// The file is not valid TOML for a config (unknown key, wrong type...).
+    #[error("invalid config {path}: {message}")]
+    Parse {
+        /// The file.
+        path: PathBuf,
+        /// What toml says, first line only.
+        message: String,
+    },
+    /// A value is out of range.
+    #[error("invalid config value: {0}")]
+    Value(String),
+}
+
+impl Config {
+    /// Reads a TOML config; missing keys take their defaults, unknown keys are errors.
+    pub fn load(path: &Path) -> Result<Self, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+            path: path.into(),
+            source,
+        })?;
+        let cfg: Config = toml::from_str(&text).map_err(|e| ConfigError::Parse {
+            path: path.into(),
+            message: e.message().lines().next().unwrap_or("parse error").to_string(),
+        })?;
+        Ok(cfg)
+    }
+
+    /// The config as TOML, as saved in a run directory.
+    pub fn to_toml(&self) -> String {
+        toml::to_string(self).unwrap_or_default()
+    }
+
+    /// Rejects values no run can use, naming the key and the accepted range.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        let bad = |m: String| Err(ConfigError::Value(m));
+        if self.batch_size == 0 {
+            return bad("batch_size must be at least 1, got 0".into());
+        }
+        if !(self.lr > 0.0 && self.lr.is_finite()) {
+            return bad(format!("lr must be a positive number, got {}", self.lr));
+        }
+        for (key, b) in [("beta1", self.beta1), ("beta2", self.beta2)] {
+            if !(0.0..1.0).contains(&b) {
+                return bad(format!("{key} must be in [0, 1), got {b}"));
+            }
+        }
+        if self.k_steps == 0 {
+            return bad("k_steps must be at least 1, got 0".into());
+        }
+        for (key, v) in [
+            ("summary_every", self.summary_every),
+            ("checkpoint_every", self.checkpoint_every),
+        ] {
+            if v == 0 {
+                return bad(format!("{key} must be at least 1, got 0"));
+            }
+        }
+        if self.keep_checkpoints == 0 {
+            return bad("keep_checkpoints must be at least 1, got 0".into());
+        }
+        if self.sample_rows == 0 || self.sample_rows > 64 {
+            return bad(format!(
+                "sample_rows must be between 1 and 64, got {}",
+                self.sample_rows
+            ));
+        }
+        if self.name.is_empty() || self.name.contains(['/', '\\']) {
+            return bad(format!(
+                "name must be a non-empty file name without slashes, got {:?}",
+                self.name
+            ));
+        }
+        Ok(())
+    }
+}

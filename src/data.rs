@@ -1,0 +1,248 @@
+//! MNIST in its original IDX form: checked, loaded with the `mnist` crate, scaled to the
+//! model's range, and served as shuffled GAN-CLS batches (image, right label, wrong label).
+
+use crate::rng::{stream_rng, Stream};
+use rand::seq::SliceRandom;
+use rand::Rng;
+use std::path::{Path, PathBuf};
+
+/// Pixels in one 28 x 28 image.
+pub const PIXELS: usize = 28 * 28;
+/// The four IDX files with their magic numbers and item counts.
+const FILES: [(&str, u32, usize); 4] = [
+    ("train-images-idx3-ubyte", 0x0803, 60_000),
+    ("train-labels-idx1-ubyte", 0x0801, 60_000),
+    ("t10k-images-idx3-ubyte", 0x0803, 10_000),
+    ("t10k-labels-idx1-ubyte", 0x0801, 10_000),
+];
+
+/// Why MNIST could not be loaded. Every message names the file and the fix.
+#[derive(Debug, thiserror::Error)]
+pub enum DataError {
+    /// A file is absent.
+    #[error("MNIST file {0} is missing: run `make data` to fetch and verify MNIST")]
+    Missing(PathBuf),
+    /// A file cannot be read.
+    #[error("cannot read MNIST file {path}: {source}; check its permissions or run `make data`")]
+    Unreadable {
+        /// The file.
+        path: PathBuf,
+        /// The I/O error.
+        source: std::io::Error,
+    },
+    /// A file is the wrong size or has a wrong header.
+    #[error("MNIST file {path} is corrupt ({why}): delete it and run `make data`")]
+    Corrupt {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong.
+        why: String,
+    },
+}
+
+fn corrupt(path: &Path, why: impl Into<String>) -> DataError {
+    DataError::Corrupt {
+        path: path.to_owned(),
+        why: why.into(),
+    }
+}
+
+/// Checks one IDX file's size and header without reading its body.
+fn check_idx(path: &Path, magic: u32, count: usize) -> Result<(), DataError> {
+    use std::io::Read;
+    let mut f = match std::fs::File::open(path) {
+        Ok(f) => f,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Err(DataError::Missing(path.to_owned())),
+        Err(source) => {
+            return Err(DataError::Unreadable {
+                path: path.to_owned(),
+                source,
+            })
+        }
+    };
+    let is_images = magic == 0x0803;
+    let header_len = if is_images { 16 } else { 8 };
+    let mut header = [0u8; 16];
+    let header = &mut header[..header_len];
+    f.read_exact(header)
+        .map_err(|_| corrupt(path, format!("shorter than its {header_len}-byte header")))?;
+    let word = |i: usize| u32::from_be_bytes([header[4 * i], header[4 * i + 1], header[4 * i + 2], header[4 * i + 3]]);
+    if word(0) != magic {
+        return Err(corrupt(
+            path,
+            format!("magic number {:#06x}, expected {magic:#06x}", word(0)),
+        ));
+    }
+    if word(1) as usize != count {
+        return Err(corrupt(path, format!("{} items, expected {count}", word(1))));
+    }
+    if is_images && (word(2), word(3)) != (28, 28) {
+        return Err(corrupt(path, format!("{}x{} images, expected 28x28", word(2), word(3))));
+    }
+    let want = header_len as u64 + count as u64 * if is_images { PIXELS as u64 } else { 1 };
+    let got = f
+        .metadata()
+        .map_err(|source| DataError::Unreadable {
+            path: path.to_owned(),
+            source,
+        })?
+        .len();
+    if got != want {
+        return Err(corrupt(
+            path,
+            format!("{got} bytes, expected {want} (truncated or padded)"),
+        ));
+    }
+    Ok(())
+}
+
+/// Images and labels of one split.
+#[derive(Clone, Debug)]
+pub struct Split {
+    /// `len * 784` pixels, row-major, scaled to the model's range.
+    pub images: Vec<f32>,
+    /// Digits 0-9.
+    pub labels: Vec<u8>,
+}
+
+impl Split {
+    /// Number of examples.
+    pub fn len(&self) -> usize {
+        self.labels.len()
+    }
+
+    /// True when the split holds no example.
+    pub fn is_empty(&self) -> bool {
+        self.labels.is_empty()
+    }
+
+    /// Pixels of example `i`.
+    pub fn image(&self, i: usize) -> &[f32] {
+        &self.images[i * PIXELS..][..PIXELS]
+    }
+}
+
+/// MNIST's 60,000 training and 10,000 test examples.
+#[derive(Clone, Debug)]
+pub struct Mnist {
+    /// The training split.
+    pub train: Split,
+    /// The test split.
+    pub test: Split,
+}
+
+/// Loads MNIST from `dir` with pixels scaled from [0, 255] to `[low, high]`. Checks every
+/// file's size and header first, so a bad file gives a [`DataError`], never a panic.
+pub fn load_mnist(dir: &Path, (low, high): (f32, f32)) -> Result<Mnist, DataError> {
+    for (name, magic, count) in FILES {
+        check_idx(&dir.join(name), magic, count)?;
+    }
+    let dir_str = dir
+        .to_str()
+        .ok_or_else(|| corrupt(dir, "the data directory's path is not valid UTF-8"))?;
+    let raw = mnist::MnistBuilder::new()
+        .base_path(dir_str)
+        .label_format_digit()
+        .training_set_length(60_000)
+        .validation_set_length(0)
+        .test_set_length(10_000)
+        .finalize();
+    let scale = |px: Vec<u8>| px.into_iter().map(|p| low + (high - low) * p as f32 / 255.0).collect();
+    for (labels, name) in [(&raw.trn_lbl, FILES[1].0), (&raw.tst_lbl, FILES[3].0)] {
+        if let Some(bad) = labels.iter().find(|l| **l > 9) {
+            return Err(corrupt(&dir.join(name), format!("label {bad} outside 0-9")));
+        }
+    }
+    Ok(Mnist {
+        train: Split {
+            images: scale(raw.trn_img),
+            labels: raw.trn_lbl,
+        },
+        test: Split {
+            images: scale(raw.tst_img),
+            labels: raw.tst_lbl,
+        },
+    })
+}
+
+/// One GAN-CLS batch: real images, their labels and wrong labels (never equal to the
+/// right one, uniform over the other nine).
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Batch {
+    /// `n * 784` pixels.
+    pub images: Vec<f32>,
+    /// Right labels.
+    pub labels: Vec<u8>,
+    /// Wrong labels.
+    pub wrong_labels: Vec<u8>,
+}
+
+/// Serves batches of a split in an order reshuffled every epoch. Batch `step` is a pure
+/// function of (seed, step): resuming at a step needs no other state.
+#[derive(Clone, Debug)]
+pub struct Dataset {
+    split: Split,
+    batch_size: usize,
+    seed: u64,
+    order: Vec<usize>,
+    order_epoch: Option<u64>,
+}
+
+impl Dataset {
+    /// A dataset over `split` giving batches of `batch_size` (1..=len; the remainder of
+    /// each epoch is dropped so every batch is full).
+    pub fn new(split: Split, batch_size: usize, seed: u64) -> Result<Self, String> {
+        if batch_size == 0 || batch_size > split.len() {
+            return Err(format!(
+                "batch size {batch_size} must be between 1 and the {} training images",
+                split.len()
+            ));
+        }
+        Ok(Self {
+            order: (0..split.len()).collect(),
+            split,
+            batch_size,
+            seed,
+            order_epoch: None,
+        })
+    }
+
+    /// Full batches in one epoch.
+    pub fn batches_per_epoch(&self) -> u64 {
+        (self.split.len() / self.batch_size) as u64
+    }
+
+    /// The underlying split.
+    pub fn split(&self) -> &Split {
+        &self.split
+    }
+
+    /// Fills `out` with the batch of training step `step` (0-based).
+    pub fn batch_into(&mut self, step: u64, out: &mut Batch) {
+        let epoch = step / self.batches_per_epoch();
+        if self.order_epoch != Some(epoch) {
+            self.order.iter_mut().enumerate().for_each(|(i, o)| *o = i);
+            self.order.shuffle(&mut stream_rng(self.seed, Stream::Shuffle, epoch));
+            self.order_epoch = Some(epoch);
+        }
+        let start = (step % self.batches_per_epoch()) as usize * self.batch_size;
+        let idx = &self.order[start..start + self.batch_size];
+        out.images.clear();
+        out.labels.clear();
+        out.wrong_labels.clear();
+        let mut rng = stream_rng(self.seed, Stream::WrongLabels, step);
+        for &i in idx {
+            out.images.extend_from_slice(self.split.image(i));
+            let label = self.split.labels[i];
+            out.labels.push(label);
+            out.wrong_labels.push((label + rng.gen_range(1..10)) % 10);
+        }
+    }
+
+    /// The batch of training step `step`.
+    pub fn batch(&mut self, step: u64) -> Batch {
+        let mut b = Batch::default();
+        self.batch_into(step, &mut b);
+        b
+    }
+}

@@ -1,0 +1,174 @@
+//! The GAN-CLS training step: the hot path. D learns (real, right) -> 1,
+//! (real, wrong) -> 0, (G(z, c), c) -> 0; G learns to make D say 1 for G(z~, c~).
+
+use crate::config::{Config, DLoss};
+use crate::data::{Batch, Dataset};
+use crate::model::{one_hot, sample_noise, Condition, Discriminator, Generator, Images, Logits, NUM_CLASSES};
+use crate::ops::batch_norm::Mode;
+use crate::optim::Adam;
+use crate::rng::{stream_rng, Stream};
+use dfdx::losses::binary_cross_entropy_with_logits_loss as bce;
+use dfdx::prelude::*;
+use rand::Rng;
+
+/// What one step measured, for the progress line and TensorBoard.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct StepStats {
+    /// G's loss: BCE(D(G(z~, c~), c~), 1).
+    pub loss_g: f32,
+    /// D's total loss (`sum` or `reed` of the three terms).
+    pub loss_d: f32,
+    /// BCE(D(x, c), 1).
+    pub d_real_right: f32,
+    /// BCE(D(x, c'), 0).
+    pub d_real_wrong: f32,
+    /// BCE(D(G(z, c), c), 0).
+    pub d_fake: f32,
+    /// Mean sigmoid of D on real images with right labels (should stay high).
+    pub p_real_right: f32,
+    /// Mean sigmoid of D on real images with wrong labels (should fall).
+    pub p_real_wrong: f32,
+    /// Mean sigmoid of D on generated images (G pushes it up, D down).
+    pub p_fake: f32,
+}
+
+fn mean_sigmoid(logits: &[f32]) -> f32 {
+    logits.iter().map(|l| 1.0 / (1.0 + (-l).exp())).sum::<f32>() / logits.len().max(1) as f32
+}
+
+/// G, D, their optimisers and the step's reusable buffers.
+pub struct Gan {
+    /// The device everything runs on.
+    pub dev: Cpu,
+    /// The generator.
+    pub g: Generator<f32, Cpu>,
+    /// The discriminator.
+    pub d: Discriminator<f32, Cpu>,
+    /// G's optimiser.
+    pub opt_g: Adam,
+    /// D's optimiser.
+    pub opt_d: Adam,
+    cfg: Config,
+    batch: Batch,
+    ones: Logits<Cpu>,
+    zeros: Logits<Cpu>,
+    grads_g: Option<Gradients<f32, Cpu>>,
+    grads_d: Option<Gradients<f32, Cpu>>,
+}
+
+impl Gan {
+    /// Fresh networks initialised from the config's seed.
+    pub fn new(cfg: &Config) -> Self {
+        let seed = stream_rng(cfg.seed, Stream::Init, 0).gen();
+        let dev = Cpu::seed_from_u64(seed);
+        let g = Generator::build(&dev);
+        let d = Discriminator::build(&dev);
+        let adam = || Adam::new(cfg.lr as f32, cfg.beta1 as f32, cfg.beta2 as f32);
+        let n = cfg.batch_size;
+        Self {
+            ones: dev.ones_like(&(n, Const)),
+            zeros: dev.zeros_like(&(n, Const)),
+            dev,
+            g,
+            d,
+            opt_g: adam(),
+            opt_d: adam(),
+            cfg: cfg.clone(),
+            batch: Batch::default(),
+            grads_g: None,
+            grads_d: None,
+        }
+    }
+
+    /// The config this GAN trains with.
+    pub fn config(&self) -> &Config {
+        &self.cfg
+    }
+
+    /// The real batch the last D step saw.
+    pub fn last_batch(&self) -> &Batch {
+        &self.batch
+    }
+
+    /// One training step number `step` (0-based): `k_steps` D updates then one G update.
+    /// Every random draw is a function of (seed, step), so steps can be replayed.
+    pub fn train_step(&mut self, data: &mut Dataset, step: u64) -> StepStats {
+        let mut stats = StepStats::default();
+        let k = self.cfg.k_steps as u64;
+        for j in 0..k {
+            data.batch_into(step * k + j, &mut self.batch);
+            stats = self.d_step(step * k + j);
+        }
+        stats.loss_g = self.g_step(step);
+        stats
+    }
+
+    fn d_step(&mut self, index: u64) -> StepStats {
+        let n = self.cfg.batch_size;
+        let mut rng = stream_rng(self.cfg.seed, Stream::Step, 2 * index);
+        let right = one_hot(&self.dev, &self.batch.labels);
+        let wrong = one_hot(&self.dev, &self.batch.wrong_labels);
+        let real: Images<Cpu> = self
+            .dev
+            .tensor_from_vec(self.batch.images.clone(), (n, Const, Const, Const));
+        // G in training mode (batch statistics) but off the tape: D's step needs no G gradient.
+        let z = sample_noise(&self.dev, n, self.cfg.noise, &mut rng);
+        let fake = self
+            .g
+            .forward(z, right.clone(), Mode::Train, self.cfg.output_activation);
+
+        let mut grads = self.grads_d.take().unwrap_or_else(|| self.d.alloc_grads());
+        self.d.zero_grads(&mut grads);
+        let rr = self.d.forward(real.clone().traced(grads), right.clone(), Mode::Train);
+        let rw = self
+            .d
+            .forward(real.retaped::<OwnedTape<f32, Cpu>>(), wrong, Mode::Train);
+        let fk = self
+            .d
+            .forward(fake.retaped::<OwnedTape<f32, Cpu>>(), right, Mode::Train);
+        let p = [rr.as_vec(), rw.as_vec(), fk.as_vec()].map(|l| mean_sigmoid(&l));
+        let l_rr = bce(rr, self.ones.clone());
+        let l_rw = bce(rw, self.zeros.clone());
+        let l_fk = bce(fk, self.zeros.clone());
+        let terms = [l_rr.array(), l_rw.array(), l_fk.array()];
+        let loss = match self.cfg.d_loss {
+            DLoss::Sum => l_rr + l_rw + l_fk,
+            DLoss::Reed => l_rr + (l_rw + l_fk) * 0.5,
+        };
+        let loss_d = loss.array();
+        let mut grads = loss.backward();
+        // A NaN here would poison every weight: the caller checks the returned losses.
+        let _ = self.opt_d.update(&mut self.d, &mut grads);
+        self.grads_d = Some(grads);
+        StepStats {
+            loss_d,
+            d_real_right: terms[0],
+            d_real_wrong: terms[1],
+            d_fake: terms[2],
+            p_real_right: p[0],
+            p_real_wrong: p[1],
+            p_fake: p[2],
+            ..Default::default()
+        }
+    }
+
+    fn g_step(&mut self, step: u64) -> f32 {
+        let n = self.cfg.batch_size;
+        let mut rng = stream_rng(self.cfg.seed, Stream::Step, 2 * step + 1);
+        let labels: Vec<u8> = (0..n).map(|_| rng.gen_range(0..NUM_CLASSES as u8)).collect();
+        let c: Condition<Cpu> = one_hot(&self.dev, &labels);
+        let z = sample_noise(&self.dev, n, self.cfg.noise, &mut rng);
+        let mut grads = self.grads_g.take().unwrap_or_else(|| self.g.alloc_grads());
+        self.g.zero_grads(&mut grads);
+        let fake = self
+            .g
+            .forward(z.traced(grads), c.clone(), Mode::Train, self.cfg.output_activation);
+        let logits = self.d.forward(fake, c, Mode::Train);
+        let loss = bce(logits, self.ones.clone());
+        let loss_g = loss.array();
+        let mut grads = loss.backward();
+        let _ = self.opt_g.update(&mut self.g, &mut grads);
+        self.grads_g = Some(grads);
+        loss_g
+    }
+}

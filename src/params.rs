@@ -1,0 +1,80 @@
+//! Walks a model's named tensors: model summaries, weight histograms, gradient checks.
+
+use dfdx::nn::tensor_collection::{
+    RecursiveWalker, TensorCollection, TensorOptions, TensorVisitor, ViewTensorName, ViewTensorRef,
+};
+use dfdx::prelude::*;
+
+/// One named tensor of a model.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Param {
+    /// Dotted path, e.g. `up1.weight`.
+    pub name: String,
+    /// Dimensions.
+    pub shape: Vec<usize>,
+    /// Whether the optimiser updates it (BatchNorm's running statistics are not).
+    pub trainable: bool,
+    /// Its values, or its gradient when collected with [`grads`].
+    pub values: Vec<f32>,
+}
+
+struct Collect<'g, D: Device<f32>> {
+    grads: Option<&'g Gradients<f32, D>>,
+    out: Vec<Param>,
+}
+
+impl<D: Device<f32>> TensorVisitor<f32, D> for Collect<'_, D> {
+    type Viewer = (ViewTensorRef, ViewTensorName);
+    type Err = D::Err;
+    type E2 = f32;
+    type D2 = D;
+
+    fn visit<S: Shape>(
+        &mut self,
+        opts: TensorOptions<S, f32, D>,
+        (t, name): (&Tensor<S, f32, D>, String),
+    ) -> Result<Option<Tensor<S, f32, D>>, Self::Err> {
+        let values = match self.grads {
+            Some(g) if opts.do_gradient_update => g.get(t).as_vec(),
+            Some(_) => return Ok(None),
+            None => t.as_vec(),
+        };
+        self.out.push(Param {
+            name,
+            shape: t.shape().concrete().into_iter().collect(),
+            trainable: opts.do_gradient_update,
+            values,
+        });
+        Ok(None)
+    }
+}
+
+fn walk<M: TensorCollection<f32, D>, D: Device<f32>>(model: &M, grads: Option<&Gradients<f32, D>>) -> Vec<Param> {
+    let mut c = Collect { grads, out: Vec::new() };
+    // Visiting by reference cannot fail on any device.
+    let _ = M::iter_tensors(&mut RecursiveWalker {
+        m: (model, String::new()),
+        f: &mut c,
+    });
+    c.out
+}
+
+/// Every tensor of `model` with its values, in declaration order.
+pub fn params<M: TensorCollection<f32, D>, D: Device<f32>>(model: &M) -> Vec<Param> {
+    walk(model, None)
+}
+
+/// The gradient of every trainable tensor of `model` in `grads` (which must come from
+/// `model.alloc_grads()`, so every trainable tensor has an entry).
+pub fn grads<M: TensorCollection<f32, D>, D: Device<f32>>(model: &M, grads: &Gradients<f32, D>) -> Vec<Param> {
+    walk(model, Some(grads))
+}
+
+/// Number of trainable scalars.
+pub fn trainable_count<M: TensorCollection<f32, D>, D: Device<f32>>(model: &M) -> usize {
+    params(model)
+        .iter()
+        .filter(|p| p.trainable)
+        .map(|p| p.values.len())
+        .sum()
+}

@@ -1,0 +1,198 @@
+//! The article's tests, in Rust: shapes of G and D first, then that every parameter
+//! learns and that optimisation steps run and change the weights.
+
+use cgan::config::Config;
+use cgan::data::{Dataset, Split, PIXELS};
+use cgan::gan::Gan;
+use cgan::model::{one_hot, sample_noise, Discriminator, Generator, NoiseKind, OutputActivation};
+use cgan::ops::batch_norm::Mode;
+use cgan::params;
+use dfdx::losses::binary_cross_entropy_with_logits_loss as bce;
+use dfdx::prelude::*;
+use rand::{rngs::StdRng, Rng, SeedableRng};
+use rstest::rstest;
+
+fn labels(rng: &mut StdRng, n: usize) -> Vec<u8> {
+    (0..n).map(|_| rng.gen_range(0..10)).collect()
+}
+
+fn random_images(dev: &Cpu, rng: &mut StdRng, n: usize) -> Tensor<(usize, Const<28>, Const<28>, Const<1>), f32, Cpu> {
+    dev.tensor_from_vec(
+        (0..n * PIXELS).map(|_| rng.gen_range(-1.0..1.0)).collect(),
+        (n, Const, Const, Const),
+    )
+}
+
+#[rstest]
+fn test_generate_image_with_condition(#[values(1, 7, 32)] n: usize) {
+    let dev = Cpu::seed_from_u64(0);
+    let mut rng = StdRng::seed_from_u64(1);
+    let mut g = Generator::<f32, Cpu>::build(&dev);
+    let z = sample_noise(&dev, n, NoiseKind::Uniform, &mut rng);
+    let c = one_hot(&dev, &labels(&mut rng, n));
+    for mode in [Mode::Train, Mode::Eval] {
+        let img = g.forward(z.clone(), c.clone(), mode, OutputActivation::Tanh);
+        assert_eq!(img.shape().concrete(), [n, 28, 28, 1]);
+        assert!(
+            img.as_vec().iter().all(|v| (-1.0..=1.0).contains(v)),
+            "tanh output in [-1, 1]"
+        );
+    }
+    let img = g.forward(z, c, Mode::Eval, OutputActivation::Sigmoid);
+    assert!(
+        img.as_vec().iter().all(|v| (0.0..=1.0).contains(v)),
+        "sigmoid output in [0, 1]"
+    );
+}
+
+#[rstest]
+fn test_discriminate_real_with_right_condition(#[values(1, 7, 32)] n: usize) {
+    let dev = Cpu::seed_from_u64(0);
+    let mut rng = StdRng::seed_from_u64(2);
+    let mut d = Discriminator::<f32, Cpu>::build(&dev);
+    let logits = d.forward(
+        random_images(&dev, &mut rng, n),
+        one_hot(&dev, &labels(&mut rng, n)),
+        Mode::Train,
+    );
+    assert_eq!(logits.shape().concrete(), [n, 1]);
+    assert!(logits.as_vec().iter().all(|v| v.is_finite()));
+}
+
+#[rstest]
+fn test_discriminate_real_with_wrong_condition(#[values(1, 7, 32)] n: usize) {
+    let dev = Cpu::seed_from_u64(0);
+    let mut rng = StdRng::seed_from_u64(3);
+    let mut d = Discriminator::<f32, Cpu>::build(&dev);
+    let right = labels(&mut rng, n);
+    let wrong: Vec<u8> = right.iter().map(|l| (l + rng.gen_range(1..10)) % 10).collect();
+    let images = random_images(&dev, &mut rng, n);
+    let with_right = d.forward(images.clone(), one_hot(&dev, &right), Mode::Eval);
+    let with_wrong = d.forward(images, one_hot(&dev, &wrong), Mode::Eval);
+    assert_eq!(with_wrong.shape().concrete(), [n, 1]);
+    // Matching-aware: the label reaches the logit.
+    assert_ne!(with_right.as_vec(), with_wrong.as_vec());
+}
+
+#[rstest]
+fn test_discriminate_generated_with_condition(#[values(1, 7, 32)] n: usize) {
+    let dev = Cpu::seed_from_u64(0);
+    let mut rng = StdRng::seed_from_u64(4);
+    let mut g = Generator::<f32, Cpu>::build(&dev);
+    let mut d = Discriminator::<f32, Cpu>::build(&dev);
+    let c = one_hot(&dev, &labels(&mut rng, n));
+    let fake = g.forward(
+        sample_noise(&dev, n, NoiseKind::Uniform, &mut rng),
+        c.clone(),
+        Mode::Train,
+        OutputActivation::Tanh,
+    );
+    assert_eq!(d.forward(fake, c, Mode::Train).shape().concrete(), [n, 1]);
+}
+
+#[test]
+fn parameter_counts_match_the_article_network() {
+    let dev = Cpu::default();
+    assert_eq!(params::trainable_count(&Generator::<f32, Cpu>::build(&dev)), 335_913);
+    assert_eq!(params::trainable_count(&Discriminator::<f32, Cpu>::build(&dev)), 99_089);
+}
+
+fn assert_all_nonzero(what: &str, grads: Vec<params::Param>) {
+    assert!(!grads.is_empty());
+    for p in grads {
+        assert!(
+            p.values.iter().all(|v| v.is_finite()),
+            "{what} {}: non-finite gradient",
+            p.name
+        );
+        assert!(
+            p.values.iter().any(|v| *v != 0.0),
+            "{what} {}: gradient is all zero",
+            p.name
+        );
+    }
+}
+
+#[test]
+fn every_parameter_of_g_and_d_gets_a_gradient() {
+    let dev = Cpu::seed_from_u64(5);
+    let mut rng = StdRng::seed_from_u64(5);
+    let n = 8;
+    let mut g = Generator::<f32, Cpu>::build(&dev);
+    let mut d = Discriminator::<f32, Cpu>::build(&dev);
+    let c = one_hot(&dev, &labels(&mut rng, n));
+    let z = sample_noise(&dev, n, NoiseKind::Uniform, &mut rng);
+
+    // G's loss: fool D. The label branch must learn too.
+    let fake = g.forward(
+        z.clone().traced(g.alloc_grads()),
+        c.clone(),
+        Mode::Train,
+        OutputActivation::Tanh,
+    );
+    let grads = bce(d.forward(fake, c.clone(), Mode::Train), dev.ones_like(&(n, Const))).backward();
+    assert_all_nonzero("G", params::grads(&g, &grads));
+
+    // D's loss on real images with their labels.
+    let real = random_images(&dev, &mut rng, n);
+    let grads = bce(
+        d.forward(real.traced(d.alloc_grads()), c, Mode::Train),
+        dev.ones_like(&(n, Const)),
+    )
+    .backward();
+    assert_all_nonzero("D", params::grads(&d, &grads));
+}
+
+fn random_split(n: usize, seed: u64) -> Split {
+    let mut rng = StdRng::seed_from_u64(seed);
+    Split {
+        images: (0..n * PIXELS).map(|_| rng.gen_range(-1.0..1.0)).collect(),
+        labels: (0..n).map(|_| rng.gen_range(0..10)).collect(),
+    }
+}
+
+#[test]
+fn optimisation_steps_run_and_change_the_weights() {
+    let cfg = Config {
+        batch_size: 8,
+        ..Config::default()
+    };
+    let mut data = Dataset::new(random_split(64, 6), cfg.batch_size, cfg.seed).unwrap();
+    let mut gan = Gan::new(&cfg);
+    let (g0, d0) = (params::params(&gan.g), params::params(&gan.d));
+    for step in 0..3 {
+        let s = gan.train_step(&mut data, step);
+        for v in [s.loss_g, s.loss_d, s.d_real_right, s.d_real_wrong, s.d_fake] {
+            assert!(v.is_finite() && v > 0.0, "step {step}: loss {v}");
+        }
+        for p in [s.p_real_right, s.p_real_wrong, s.p_fake] {
+            assert!((0.0..=1.0).contains(&p), "probability {p}");
+        }
+    }
+    for (before, after) in [(g0, params::params(&gan.g)), (d0, params::params(&gan.d))] {
+        for (b, a) in before.iter().zip(&after) {
+            if b.trainable {
+                assert_ne!(b.values, a.values, "{} did not change", b.name);
+            }
+        }
+    }
+}
+
+#[test]
+fn discriminator_learns_a_fixed_batch() {
+    // With G's samples and wrong labels as negatives, D's loss on one repeated batch of
+    // random "real" images must fall: the step's gradients point downhill.
+    let cfg = Config {
+        batch_size: 16,
+        lr: 2e-3,
+        ..Config::default()
+    };
+    let mut data = Dataset::new(random_split(16, 7), cfg.batch_size, cfg.seed).unwrap();
+    let mut gan = Gan::new(&cfg);
+    let first = gan.train_step(&mut data, 0).loss_d;
+    let mut last = first;
+    for step in 1..40 {
+        last = gan.train_step(&mut data, step).loss_d;
+    }
+    assert!(last < 0.8 * first, "D loss {first} -> {last}");
+}
