@@ -31,7 +31,11 @@ fn loads_real_mnist_in_the_model_range() {
     let m = load_mnist(&mnist_dir(), (-1.0, 1.0)).expect("run `make data` before the tests");
     assert_eq!((m.train.len(), m.test.len()), (60_000, 10_000));
     assert_eq!(m.train.images.len(), 60_000 * PIXELS);
-    let (lo, hi) = m.train.images.iter().fold((f32::MAX, f32::MIN), |(a, b), v| (a.min(*v), b.max(*v)));
+    let (lo, hi) = m
+        .train
+        .images
+        .iter()
+        .fold((f32::MAX, f32::MIN), |(a, b), v| (a.min(*v), b.max(*v)));
     assert_eq!((lo, hi), (-1.0, 1.0));
     // MNIST's well-known first labels.
     assert_eq!(&m.train.labels[..5], &[5, 0, 4, 1, 9]);
@@ -41,10 +45,13 @@ fn loads_real_mnist_in_the_model_range() {
     assert_eq!(counts.iter().sum::<usize>(), 60_000);
     assert!(counts.iter().all(|c| (5_000..7_000).contains(c)), "{counts:?}");
     let m01 = load_mnist(&mnist_dir(), (0.0, 1.0)).unwrap();
-    assert!((m01.train.images[0..PIXELS].iter().sum::<f32>() * 2.0 - PIXELS as f32
-        - m.train.images[0..PIXELS].iter().sum::<f32>())
-    .abs()
-        < 1e-2);
+    assert!(
+        (m01.train.images[0..PIXELS].iter().sum::<f32>() * 2.0
+            - PIXELS as f32
+            - m.train.images[0..PIXELS].iter().sum::<f32>())
+        .abs()
+            < 1e-2
+    );
 }
 
 fn expect_error(dir: &Path, file: &str, needle: &str) {
@@ -69,9 +76,19 @@ fn truncated_file_is_reported_not_a_panic() {
     let dir = scratch_copy("truncated");
     let path = dir.join(NAMES[0]);
     let len = std::fs::metadata(&path).unwrap().len();
-    std::fs::OpenOptions::new().write(true).open(&path).unwrap().set_len(len - 1000).unwrap();
+    std::fs::OpenOptions::new()
+        .write(true)
+        .open(&path)
+        .unwrap()
+        .set_len(len - 1000)
+        .unwrap();
     expect_error(&dir, NAMES[0], "truncated");
-    std::fs::OpenOptions::new().write(true).open(&path).unwrap().set_len(10).unwrap();
+    std::fs::OpenOptions::new()
+        .write(true)
+        .open(&path)
+        .unwrap()
+        .set_len(10)
+        .unwrap();
     expect_error(&dir, NAMES[0], "header");
 }
 

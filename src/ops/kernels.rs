@@ -92,31 +92,42 @@ fn group_size(batch: usize, cols: usize) -> usize {
     wanted.min(fair).max(1)
 }
 
+/// Window positions `[lo, hi)` along one axis whose tap `kj` lands inside the image:
+/// `0 <= pos * stride + kj - pad < size`.
+fn valid_span(kj: usize, pad: usize, stride: usize, size: usize, positions: usize) -> (usize, usize) {
+    let lo = pad.saturating_sub(kj).div_ceil(stride);
+    let hi = (size + pad).saturating_sub(kj).div_ceil(stride).min(positions);
+    (lo.min(hi), hi)
+}
+
 /// Writes the im2col view of one image into columns `[col_off, col_off + cols)` of
-/// `col`, a row-major matrix with `ld` columns.
+/// `col`, a row-major matrix with `ld` columns. Bounds are worked out per kernel tap,
+/// so the inner loop is a copy (stride 1) or a strided gather, never a branch per pixel.
 fn im2col(win: &Window, img: &[f32], col: &mut [f32], ld: usize, col_off: usize) {
     let (k, s, p) = (win.kernel, win.stride, win.pad);
+    let (gh, gw) = (win.grid_h, win.grid_w);
     for c in 0..win.channels {
         let plane = &img[c * win.height * win.width..][..win.height * win.width];
         for ki in 0..k {
+            let (oi_lo, oi_hi) = valid_span(ki, p, s, win.height, gh);
             for kj in 0..k {
+                let (oj_lo, oj_hi) = valid_span(kj, p, s, win.width, gw);
                 let row = (c * k + ki) * k + kj;
-                let dst = &mut col[row * ld + col_off..][..win.cols()];
-                for oi in 0..win.grid_h {
-                    let out = &mut dst[oi * win.grid_w..][..win.grid_w];
-                    let ii = (oi * s + ki) as isize - p as isize;
-                    if ii < 0 || ii >= win.height as isize {
-                        out.fill(0.0);
-                        continue;
-                    }
-                    let src = &plane[ii as usize * win.width..][..win.width];
-                    for (oj, o) in out.iter_mut().enumerate() {
-                        let jj = (oj * s + kj) as isize - p as isize;
-                        *o = if jj < 0 || jj >= win.width as isize {
-                            0.0
-                        } else {
-                            src[jj as usize]
-                        };
+                let dst = &mut col[row * ld + col_off..][..gh * gw];
+                dst[..oi_lo * gw].fill(0.0);
+                dst[oi_hi * gw..].fill(0.0);
+                for oi in oi_lo..oi_hi {
+                    let out = &mut dst[oi * gw..][..gw];
+                    let src = &plane[(oi * s + ki - p) * win.width..][..win.width];
+                    out[..oj_lo].fill(0.0);
+                    out[oj_hi..].fill(0.0);
+                    let first = oj_lo * s + kj - p;
+                    if s == 1 {
+                        out[oj_lo..oj_hi].copy_from_slice(&src[first..first + oj_hi - oj_lo]);
+                    } else {
+                        for (o, v) in out[oj_lo..oj_hi].iter_mut().zip(src[first..].iter().step_by(s)) {
+                            *o = *v;
+                        }
                     }
                 }
             }
@@ -128,22 +139,27 @@ fn im2col(win: &Window, img: &[f32], col: &mut [f32], ld: usize, col_off: usize)
 /// into the image positions they were read from.
 fn col2im(win: &Window, col: &[f32], ld: usize, col_off: usize, img: &mut [f32]) {
     let (k, s, p) = (win.kernel, win.stride, win.pad);
+    let (gh, gw) = (win.grid_h, win.grid_w);
     for c in 0..win.channels {
         let plane = &mut img[c * win.height * win.width..][..win.height * win.width];
         for ki in 0..k {
+            let (oi_lo, oi_hi) = valid_span(ki, p, s, win.height, gh);
             for kj in 0..k {
+                let (oj_lo, oj_hi) = valid_span(kj, p, s, win.width, gw);
                 let row = (c * k + ki) * k + kj;
-                let src = &col[row * ld + col_off..][..win.cols()];
-                for oi in 0..win.grid_h {
-                    let ii = (oi * s + ki) as isize - p as isize;
-                    if ii < 0 || ii >= win.height as isize {
-                        continue;
-                    }
-                    let dst = &mut plane[ii as usize * win.width..][..win.width];
-                    for (oj, v) in src[oi * win.grid_w..][..win.grid_w].iter().enumerate() {
-                        let jj = (oj * s + kj) as isize - p as isize;
-                        if jj >= 0 && jj < win.width as isize {
-                            dst[jj as usize] += *v;
+                let src = &col[row * ld + col_off..][..gh * gw];
+                for oi in oi_lo..oi_hi {
+                    let vals = &src[oi * gw + oj_lo..oi * gw + oj_hi];
+                    let dst = &mut plane[(oi * s + ki - p) * win.width..][..win.width];
+                    let first = oj_lo * s + kj - p;
+                    if s == 1 {
+                        dst[first..first + vals.len()]
+                            .iter_mut()
+                            .zip(vals)
+                            .for_each(|(d, v)| *d += v);
+                    } else {
+                        for (d, v) in dst[first..].iter_mut().step_by(s).zip(vals) {
+                            *d += v;
                         }
                     }
                 }
