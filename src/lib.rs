@@ -1,13 +1,17 @@
 //! cgan: a test-first experiment harness for the matching-aware conditional GAN of the
 //! article (GAN-CLS on MNIST), built on dfdx with the convolutions the project owns.
 
+pub mod checkpoint;
 pub mod cli;
 pub mod config;
 pub mod data;
 pub mod gan;
+pub mod grid;
 pub mod layers;
 pub mod model;
 pub mod ops;
 pub mod optim;
 pub mod params;
 pub mod rng;
+pub mod summary;
+pub mod train;

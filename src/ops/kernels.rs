@@ -320,13 +320,19 @@ pub fn weight_grad(win: &Window, image: &[f32], grid: &[f32], grid_ch: usize, dw
     debug_assert_eq!(dweight.len(), grid_ch * rows);
     debug_assert_eq!(grid.len(), batch * grid_ch * cols);
     let g = group_size(batch, cols);
-    let partial = image
-        .par_chunks(g * il)
-        .zip(grid.par_chunks(g * grid_ch * cols))
-        .fold(
-            || vec![0.0f32; grid_ch * rows],
-            |mut acc, (img_g, grid_g)| {
-                let gn = img_g.len() / il;
+    let groups = batch.div_ceil(g);
+    // A fixed split of the groups over the threads, summed in order: the result does not
+    // depend on rayon's work stealing, so the same seed gives the same weights.
+    let parts = rayon::current_num_threads().min(groups).max(1);
+    let partials: Vec<Vec<f32>> = (0..parts)
+        .into_par_iter()
+        .map(|part| {
+            let mut acc = vec![0.0f32; grid_ch * rows];
+            for grp in (part * groups / parts)..((part + 1) * groups / parts) {
+                let first = grp * g;
+                let gn = g.min(batch - first);
+                let img_g = &image[first * il..(first + gn) * il];
+                let grid_g = &grid[first * grid_ch * cols..(first + gn) * grid_ch * cols];
                 let ld = gn * cols;
                 let tmp_len = if gn == 1 { 0 } else { grid_ch * ld };
                 with_scratch(rows * ld, tmp_len, |col, tmp| {
@@ -351,14 +357,11 @@ pub fn weight_grad(win: &Window, image: &[f32], grid: &[f32], grid_ch: usize, dw
                         );
                     }
                 });
-                acc
-            },
-        )
-        .reduce_with(|mut a, b| {
-            a.iter_mut().zip(&b).for_each(|(x, y)| *x += y);
-            a
-        });
-    if let Some(partial) = partial {
+            }
+            acc
+        })
+        .collect();
+    for partial in partials {
         dweight.iter_mut().zip(&partial).for_each(|(x, y)| *x += y);
     }
 }

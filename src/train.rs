@@ -1,0 +1,384 @@
+//! The training loop around the GAN-CLS step: run directory, resume, TensorBoard
+//! summaries, progress, checkpoints, and a stop on a non-finite loss.
+
+use crate::checkpoint::{self, CheckpointError};
+use crate::config::{Config, ConfigError};
+use crate::data::{load_mnist, DataError, Dataset};
+use crate::gan::{Gan, StepStats};
+use crate::grid::{tile, Grid};
+use crate::model::{one_hot, sample_noise, NUM_CLASSES};
+use crate::ops::batch_norm::Mode;
+use crate::params;
+use crate::rng::{stream_rng, Stream};
+use crate::summary::Summaries;
+use dfdx::prelude::*;
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+/// Why training stopped early. Every message is one line naming the thing and the fix.
+#[derive(Debug, thiserror::Error)]
+pub enum TrainError {
+    /// Bad config.
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    /// Missing or corrupt MNIST.
+    #[error(transparent)]
+    Data(#[from] DataError),
+    /// A checkpoint could not be written or read.
+    #[error(transparent)]
+    Checkpoint(#[from] CheckpointError),
+    /// The run directory cannot be used.
+    #[error("run directory {path}: {why}")]
+    RunDir {
+        /// The directory.
+        path: PathBuf,
+        /// What is wrong.
+        why: String,
+    },
+    /// A loss became NaN or infinite.
+    #[error(
+        "{what} is {value} at step {step}: training stopped; the last good checkpoint is kept in {run}/checkpoints \
+         (try a lower lr, or resume with --resume {run})"
+    )]
+    NonFinite {
+        /// Which loss.
+        what: &'static str,
+        /// Its value.
+        value: f32,
+        /// The step (1-based) that produced it.
+        step: u64,
+        /// The run directory.
+        run: String,
+    },
+}
+
+/// What a finished run measured.
+#[derive(Clone, Debug)]
+pub struct Report {
+    /// Where everything went.
+    pub run_dir: PathBuf,
+    /// The step training started from (0, or the resumed checkpoint's).
+    pub start_step: u64,
+    /// Steps completed in total.
+    pub steps: u64,
+    /// The last step's losses and probabilities.
+    pub last: StepStats,
+    /// Seconds spent in this process's loop.
+    pub wall_seconds: f64,
+}
+
+/// Where a run writes, and whether it continues an earlier one.
+#[derive(Clone, Debug)]
+pub enum Target {
+    /// A new run in this directory (created; must not hold a run already).
+    New(PathBuf),
+    /// Continue the run in this directory from its latest checkpoint.
+    Resume(PathBuf),
+}
+
+/// The default run directory: `runs/<YYYY-MM-DD_HH-MM-SS>_<name>`.
+pub fn default_run_dir(name: &str) -> PathBuf {
+    PathBuf::from("runs").join(format!("{}_{name}", chrono::Local::now().format("%Y-%m-%d_%H-%M-%S")))
+}
+
+/// Reads the config a run was trained with (`<run>/config.toml`).
+pub fn run_config(run: &Path) -> Result<Config, TrainError> {
+    let path = run.join("config.toml");
+    if !path.is_file() {
+        return Err(TrainError::RunDir {
+            path: run.to_owned(),
+            why: "no config.toml here: not a run directory written by `cgan train`".into(),
+        });
+    }
+    Ok(Config::load(&path)?)
+}
+
+/// How progress is shown.
+pub trait Progress {
+    /// Called after every step.
+    fn step(&mut self, step: u64, total: u64, stats: &StepStats);
+    /// Called at every summary with the measured speed.
+    fn summary(&mut self, step: u64, total: u64, stats: &StepStats, steps_per_second: f64);
+    /// Called once at the end.
+    fn finish(&mut self) {}
+}
+
+/// A progress bar on a terminal.
+pub struct Bar(indicatif::ProgressBar);
+
+impl Bar {
+    /// A bar over `total` steps starting at `start`.
+    pub fn new(start: u64, total: u64) -> Self {
+        let bar = indicatif::ProgressBar::new(total);
+        bar.set_position(start);
+        bar.set_style(
+            indicatif::ProgressStyle::with_template("{bar:30} {pos}/{len} {per_sec} eta {eta} {msg}")
+                .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+        );
+        Self(bar)
+    }
+}
+
+fn stats_line(s: &StepStats) -> String {
+    format!(
+        "loss_g {:.3} loss_d {:.3} p_real_right {:.3} p_real_wrong {:.3} p_fake {:.3}",
+        s.loss_g, s.loss_d, s.p_real_right, s.p_real_wrong, s.p_fake
+    )
+}
+
+impl Progress for Bar {
+    fn step(&mut self, step: u64, _: u64, stats: &StepStats) {
+        self.0.set_position(step);
+        if step.is_multiple_of(10) {
+            self.0.set_message(stats_line(stats));
+        }
+    }
+    fn summary(&mut self, _: u64, _: u64, _: &StepStats, _: f64) {}
+    fn finish(&mut self) {
+        self.0.finish();
+    }
+}
+
+/// Plain lines at every summary (for logs and CI).
+pub struct Lines;
+
+impl Progress for Lines {
+    fn step(&mut self, _: u64, _: u64, _: &StepStats) {}
+    fn summary(&mut self, step: u64, total: u64, stats: &StepStats, sps: f64) {
+        let eta = total.saturating_sub(step) as f64 / sps.max(1e-9);
+        eprintln!(
+            "step {step}/{total} {sps:.2} steps/s eta {eta:.0}s {}",
+            stats_line(stats)
+        );
+    }
+}
+
+fn check_finite(stats: &StepStats, step: u64, run: &Path) -> Result<(), TrainError> {
+    for (what, value) in [
+        ("loss/generator", stats.loss_g),
+        ("loss/discriminator", stats.loss_d),
+        ("loss/d_real_right", stats.d_real_right),
+        ("loss/d_real_wrong", stats.d_real_wrong),
+        ("loss/d_fake", stats.d_fake),
+    ] {
+        if !value.is_finite() {
+            return Err(TrainError::NonFinite {
+                what,
+                value,
+                step,
+                run: run.display().to_string(),
+            });
+        }
+    }
+    Ok(())
+}
+
+/// The sample grids of one summary: G on the run's fixed noise for every digit.
+pub struct Samples {
+    /// `samples/all`: rows = fixed noise vectors, columns = digits 0-9.
+    pub all: Grid,
+    /// `samples/digit_d` for d = 0..9.
+    pub digits: Vec<Grid>,
+}
+
+/// Draws G(z_fixed[r], d) for every row r and digit d (BatchNorm on running statistics).
+pub fn samples(gan: &mut Gan, fixed: &[f32]) -> Samples {
+    let cfg = gan.config().clone();
+    let rows = fixed.len() / crate::model::NOISE_DIM;
+    let mut z = Vec::with_capacity(rows * NUM_CLASSES * crate::model::NOISE_DIM);
+    let mut labels = Vec::with_capacity(rows * NUM_CLASSES);
+    for r in 0..rows {
+        for d in 0..NUM_CLASSES as u8 {
+            z.extend_from_slice(&fixed[r * crate::model::NOISE_DIM..][..crate::model::NOISE_DIM]);
+            labels.push(d);
+        }
+    }
+    let n = labels.len();
+    let z = gan.dev.tensor_from_vec(z, (n, Const));
+    let c = one_hot(&gan.dev, &labels);
+    let images = gan.g.forward(z, c, Mode::Eval, cfg.output_activation).as_vec();
+    let range = cfg.output_activation.range();
+    let px = crate::data::PIXELS;
+    let digits = (0..NUM_CLASSES)
+        .map(|d| {
+            let own: Vec<f32> = (0..rows)
+                .flat_map(|r| images[(r * NUM_CLASSES + d) * px..][..px].to_vec())
+                .collect();
+            tile(&own, (rows as f64).sqrt().ceil() as usize, range)
+        })
+        .collect();
+    Samples {
+        all: tile(&images, NUM_CLASSES, range),
+        digits,
+    }
+}
+
+/// The run's fixed noise: `rows` vectors, the same for every summary of the run.
+pub fn fixed_noise(cfg: &Config, dev: &Cpu) -> Vec<f32> {
+    sample_noise(
+        dev,
+        cfg.sample_rows,
+        cfg.noise,
+        &mut stream_rng(cfg.seed, Stream::FixedNoise, 0),
+    )
+    .as_vec()
+}
+
+fn write_config(run: &Path, cfg: &Config) -> Result<(), TrainError> {
+    let path = run.join("config.toml");
+    let tmp = run.join("config.toml.part");
+    let text = format!("# The resolved config of this run (cgan train).\n{}", cfg.to_toml());
+    std::fs::write(&tmp, text)
+        .and_then(|_| std::fs::rename(&tmp, &path))
+        .map_err(|e| TrainError::RunDir {
+            path: run.to_owned(),
+            why: e.to_string(),
+        })
+}
+
+/// What one summary writes besides the networks' state.
+struct Point<'a> {
+    stats: &'a StepStats,
+    step: u64,
+    steps_per_second: f64,
+    histograms: bool,
+}
+
+fn summarise(tb: &mut Summaries, gan: &mut Gan, fixed: &[f32], at: Point, run: &Path) -> Result<(), TrainError> {
+    let Point {
+        stats,
+        step,
+        steps_per_second: sps,
+        histograms,
+    } = at;
+    for (tag, v) in [
+        ("loss/generator", stats.loss_g),
+        ("loss/discriminator", stats.loss_d),
+        ("loss/d_real_right", stats.d_real_right),
+        ("loss/d_real_wrong", stats.d_real_wrong),
+        ("loss/d_fake", stats.d_fake),
+        ("probabilities/p_real_right", stats.p_real_right),
+        ("probabilities/p_real_wrong", stats.p_real_wrong),
+        ("probabilities/p_fake", stats.p_fake),
+        ("perf/steps_per_second", sps as f32),
+    ] {
+        tb.scalar(tag, v, step);
+    }
+    let s = samples(gan, fixed);
+    tb.image("samples/all", &s.all, step);
+    for (d, grid) in s.digits.iter().enumerate() {
+        tb.image(&format!("samples/digit_{d}"), grid, step);
+    }
+    let range = gan.config().output_activation.range();
+    let real = gan
+        .last_batch()
+        .images
+        .iter()
+        .take(32 * crate::data::PIXELS)
+        .copied()
+        .collect::<Vec<f32>>();
+    tb.image("real/batch", &tile(&real, 8, range), step);
+    if histograms {
+        for (net, ps) in [
+            ("generator", params::params(&gan.g)),
+            ("discriminator", params::params(&gan.d)),
+        ] {
+            for p in ps.iter().filter(|p| p.trainable) {
+                tb.histogram(&format!("weights/{net}/{}", p.name), &p.values, step);
+            }
+        }
+    }
+    tb.flush();
+    let dir = run.join("samples");
+    std::fs::create_dir_all(&dir)
+        .and_then(|_| {
+            s.all
+                .save_png(&dir.join(format!("all_{}.png", checkpoint::dir_name(step))))
+        })
+        .map_err(|e| TrainError::RunDir {
+            path: dir,
+            why: e.to_string(),
+        })
+}
+
+/// Trains `cfg` into `target` until `cfg.steps`, reporting progress to `progress`.
+pub fn train(cfg: Config, target: Target, progress: &mut dyn Progress) -> Result<Report, TrainError> {
+    cfg.validate()?;
+    let run = match &target {
+        Target::New(p) | Target::Resume(p) => p.clone(),
+    };
+    if let Target::New(p) = &target {
+        if p.join("config.toml").exists() {
+            return Err(TrainError::RunDir {
+                path: p.clone(),
+                why: "already holds a run; pass --resume to continue it or choose another --run-dir".into(),
+            });
+        }
+        std::fs::create_dir_all(p).map_err(|e| TrainError::RunDir {
+            path: p.clone(),
+            why: e.to_string(),
+        })?;
+    }
+    let mnist = load_mnist(&cfg.data_dir, cfg.output_activation.range())?;
+    let mut data = Dataset::new(mnist.train, cfg.batch_size, cfg.seed)
+        .map_err(|why| ConfigError::Value(format!("batch_size: {why}")))?;
+    let mut gan = Gan::new(&cfg);
+    let start = match &target {
+        Target::New(_) => 0,
+        Target::Resume(_) => {
+            let state = checkpoint::load_latest(&run, &mut gan)?;
+            eprintln!(
+                "cgan: resuming {} at step {} (until step {})",
+                run.display(),
+                state.step,
+                cfg.steps
+            );
+            state.step
+        }
+    };
+    write_config(&run, &cfg)?;
+    let mut tb = Summaries::new(&run);
+    if start > 0 {
+        tb.session_start(start);
+    }
+    tb.text("config", &format!("```toml\n{}```", cfg.to_toml()), start);
+    tb.flush();
+    let fixed = fixed_noise(&cfg, &gan.dev);
+
+    let t0 = Instant::now();
+    let mut last = StepStats::default();
+    let (mut mark_t, mut mark_step, mut summaries) = (Instant::now(), start, 0u64);
+    for step in start..cfg.steps {
+        last = gan.train_step(&mut data, step);
+        let done = step + 1;
+        check_finite(&last, done, &run)?;
+        progress.step(done, cfg.steps, &last);
+        let end = done == cfg.steps;
+        if done.is_multiple_of(cfg.summary_every) || end {
+            let sps = (done - mark_step) as f64 / mark_t.elapsed().as_secs_f64().max(1e-9);
+            let histograms = cfg.histogram_every > 0 && summaries.is_multiple_of(cfg.histogram_every);
+            let at = Point {
+                stats: &last,
+                step: done,
+                steps_per_second: sps,
+                histograms,
+            };
+            summarise(&mut tb, &mut gan, &fixed, at, &run)?;
+            progress.summary(done, cfg.steps, &last, sps);
+            summaries += 1;
+            (mark_t, mark_step) = (Instant::now(), done);
+        }
+        if done.is_multiple_of(cfg.checkpoint_every) || end {
+            checkpoint::save(&run, &gan, done, cfg.keep_checkpoints)?;
+        }
+    }
+    progress.finish();
+    tb.flush();
+    Ok(Report {
+        run_dir: run,
+        start_step: start,
+        steps: cfg.steps.max(start),
+        last,
+        wall_seconds: t0.elapsed().as_secs_f64(),
+    })
+}

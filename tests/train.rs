@@ -1,0 +1,231 @@
+//! The training harness on real MNIST: seeded runs, run directories, checkpoints,
+//! resume, and the errors a user meets.
+
+use cgan::checkpoint;
+use cgan::cli::Cli;
+use cgan::config::{Config, DLoss};
+use cgan::data::{load_mnist, Dataset};
+use cgan::gan::Gan;
+use cgan::train::{self, Lines, Target, TrainError};
+use clap::Parser;
+use std::path::{Path, PathBuf};
+
+fn data_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("data/mnist")
+}
+
+fn scratch(tag: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("cgan-train-{tag}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    dir
+}
+
+fn small(steps: u64) -> Config {
+    Config {
+        steps,
+        batch_size: 8,
+        summary_every: 2,
+        checkpoint_every: 3,
+        sample_rows: 2,
+        data_dir: data_dir(),
+        ..Config::default()
+    }
+}
+
+fn losses(cfg: &Config, steps: u64) -> Vec<[f32; 3]> {
+    let m = load_mnist(&cfg.data_dir, cfg.output_activation.range()).unwrap();
+    let mut data = Dataset::new(m.test, cfg.batch_size, cfg.seed).unwrap();
+    let mut gan = Gan::new(cfg);
+    (0..steps)
+        .map(|s| {
+            let st = gan.train_step(&mut data, s);
+            [st.loss_g, st.loss_d, st.p_fake]
+        })
+        .collect()
+}
+
+#[test]
+fn same_seed_same_losses_other_seed_other_losses() {
+    let cfg = small(3);
+    let a = losses(&cfg, 3);
+    assert_eq!(a, losses(&cfg, 3));
+    assert_ne!(a, losses(&Config { seed: 7, ..cfg.clone() }, 3));
+    let reed = losses(
+        &Config {
+            d_loss: DLoss::Reed,
+            ..cfg.clone()
+        },
+        1,
+    );
+    assert_ne!(reed[0][1], a[0][1], "reed weighs D's terms differently");
+    let k2 = losses(&Config { k_steps: 2, ..cfg }, 2);
+    assert_ne!(k2[1], a[1], "two D steps per G step change the run");
+}
+
+#[test]
+fn run_directory_holds_config_events_samples_and_checkpoints() {
+    let dir = scratch("layout");
+    let report = train::train(small(5), Target::New(dir.clone()), &mut Lines).unwrap();
+    assert_eq!(report.steps, 5);
+    let saved = Config::load(&dir.join("config.toml")).unwrap();
+    assert_eq!(saved, small(5), "the resolved config is saved and reloads identically");
+    let events: Vec<_> = std::fs::read_dir(&dir)
+        .unwrap()
+        .flatten()
+        .filter(|e| e.file_name().to_string_lossy().starts_with("events.out.tfevents."))
+        .collect();
+    assert_eq!(events.len(), 1);
+    assert!(
+        events[0].metadata().unwrap().len() > 10_000,
+        "scalars and images were written"
+    );
+    // Checkpoints at 3 and at the end (5); samples at 2, 4 and 5.
+    let steps: Vec<u64> = checkpoint::list(&dir).into_iter().map(|(s, _)| s).collect();
+    assert_eq!(steps, vec![3, 5]);
+    for s in [2, 4, 5] {
+        let png = dir.join(format!("samples/all_{}.png", checkpoint::dir_name(s)));
+        assert!(std::fs::read(&png).unwrap().starts_with(b"\x89PNG"), "{png:?}");
+    }
+    // A second run into the same directory is refused, nothing overwritten.
+    let err = train::train(small(5), Target::New(dir.clone()), &mut Lines).unwrap_err();
+    assert!(err.to_string().contains("--resume"), "{err}");
+    assert_eq!(checkpoint::list(&dir).len(), 2);
+}
+
+fn g_bytes(dir: &Path, step: u64) -> Vec<u8> {
+    std::fs::read(
+        dir.join("checkpoints")
+            .join(checkpoint::dir_name(step))
+            .join("g.safetensors"),
+    )
+    .unwrap()
+}
+
+#[test]
+fn resume_gives_the_weights_of_an_uninterrupted_run() {
+    let (a, b) = (scratch("straight"), scratch("resumed"));
+    train::train(small(6), Target::New(a.clone()), &mut Lines).unwrap();
+    train::train(small(3), Target::New(b.clone()), &mut Lines).unwrap();
+    let report = train::train(small(6), Target::Resume(b.clone()), &mut Lines).unwrap();
+    assert_eq!(report.start_step, 3);
+    assert_eq!(
+        g_bytes(&a, 6),
+        g_bytes(&b, 6),
+        "resumed G differs from the uninterrupted one"
+    );
+    let d = |dir: &Path| std::fs::read(dir.join("checkpoints/step-00000006/d.safetensors")).unwrap();
+    assert_eq!(d(&a), d(&b));
+    let o = |dir: &Path| std::fs::read(dir.join("checkpoints/step-00000006/optim.safetensors")).unwrap();
+    assert_eq!(o(&a), o(&b), "optimizer state");
+}
+
+#[test]
+fn resume_skips_a_corrupt_latest_checkpoint_and_reports_it() {
+    let dir = scratch("corrupt");
+    let mut cfg = small(6);
+    cfg.keep_checkpoints = 5;
+    train::train(cfg.clone(), Target::New(dir.clone()), &mut Lines).unwrap();
+    let latest = dir.join("checkpoints/step-00000006/g.safetensors");
+    let len = std::fs::metadata(&latest).unwrap().len();
+    std::fs::OpenOptions::new()
+        .write(true)
+        .open(&latest)
+        .unwrap()
+        .set_len(len / 2)
+        .unwrap();
+    let mut gan = Gan::new(&cfg);
+    let err = checkpoint::load(&dir.join("checkpoints/step-00000006"), &mut gan)
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("g.safetensors") && err.contains("unusable"), "{err}");
+    assert!(!err.contains('\n'));
+    let state = checkpoint::load_latest(&dir, &mut gan).unwrap();
+    assert_eq!(state.step, 3, "falls back to the last complete checkpoint");
+}
+
+#[test]
+fn checkpoint_of_another_architecture_is_refused() {
+    let dir = scratch("arch");
+    train::train(small(3), Target::New(dir.clone()), &mut Lines).unwrap();
+    let ck = dir.join("checkpoints/step-00000003");
+    // D's weights where G's belong: every tensor name and shape differs.
+    std::fs::copy(ck.join("d.safetensors"), ck.join("g.safetensors")).unwrap();
+    let mut gan = Gan::new(&small(3));
+    let before = cgan::params::params(&gan.g);
+    let err = checkpoint::load(&ck, &mut gan).unwrap_err().to_string();
+    assert!(err.contains("g.safetensors"), "{err}");
+    assert_eq!(
+        before,
+        cgan::params::params(&gan.g),
+        "a failed load leaves the model as it was"
+    );
+}
+
+#[test]
+fn resume_of_a_directory_that_is_not_a_run_is_an_error() {
+    let dir = scratch("notarun");
+    std::fs::create_dir_all(&dir).unwrap();
+    let cli = Cli::try_parse_from(["cgan", "train", "--resume", dir.to_str().unwrap()]).unwrap();
+    let cgan::cli::Command::Train(args) = cli.command;
+    let err = args.resolve().unwrap_err();
+    assert!(matches!(err, TrainError::RunDir { .. }));
+    assert!(err.to_string().contains("not a run directory"), "{err}");
+}
+
+#[test]
+fn bad_values_are_rejected_before_anything_runs() {
+    for (flags, needle) in [
+        (vec!["--batch-size", "0"], "batch_size"),
+        (vec!["--lr", "-0.1"], "lr"),
+        (vec!["--k-steps", "0"], "k_steps"),
+        (vec!["--summary-every", "0"], "summary_every"),
+    ] {
+        let dir = scratch("bad");
+        let argv: Vec<&str> = ["cgan", "train", "--run-dir", dir.to_str().unwrap()]
+            .into_iter()
+            .chain(flags)
+            .collect();
+        let cli = Cli::try_parse_from(&argv).unwrap();
+        let cgan::cli::Command::Train(args) = cli.command;
+        let err = args.resolve().unwrap_err().to_string();
+        assert!(err.contains(needle), "{argv:?}: {err}");
+        assert!(!dir.exists(), "nothing was created for {argv:?}");
+    }
+    assert!(
+        Cli::try_parse_from(["cgan", "train", "--d-loss", "mean"]).is_err(),
+        "unknown enum value"
+    );
+    assert!(Cli::try_parse_from(["cgan", "train", "--steps", "many"]).is_err());
+}
+
+#[test]
+fn config_file_with_unknown_key_or_bad_value_names_it() {
+    let dir = scratch("cfgfile");
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("c.toml");
+    std::fs::write(&path, "steps = 10\nlearning_rate = 0.1\n").unwrap();
+    let err = Config::load(&path).unwrap_err().to_string();
+    assert!(err.contains("learning_rate") && err.contains("c.toml"), "{err}");
+    std::fs::write(&path, "d_loss = \"mean\"\n").unwrap();
+    assert!(Config::load(&path).unwrap_err().to_string().contains("mean"));
+    std::fs::write(&path, "steps = 10\nbatch_size = 4\n").unwrap();
+    let cfg = Config::load(&path).unwrap();
+    assert_eq!(
+        (cfg.steps, cfg.batch_size, cfg.lr),
+        (10, 4, 2e-4),
+        "missing keys take defaults"
+    );
+}
+
+#[test]
+fn default_config_is_the_articles() {
+    let c = Config::default();
+    assert_eq!(
+        (c.batch_size, c.lr, c.beta1, c.d_loss, c.k_steps),
+        (32, 2e-4, 0.5, DLoss::Sum, 1)
+    );
+    assert_eq!(c.noise, cgan::model::NoiseKind::Uniform);
+    c.validate().unwrap();
+    let back: Config = toml::from_str(&c.to_toml()).unwrap();
+    assert_eq!(back, c);
+}
