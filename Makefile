@@ -17,8 +17,9 @@ lint:
 	$(CARGO) fmt --check
 	$(CARGO) clippy --release --all-targets -- -D warnings
 
-test: data lint ## fmt, clippy, then every test (release build: the ops are slow unoptimised)
+test: data lint ## fmt, clippy, every test (release build: the ops are slow unoptimised), TensorBoard check
 	$(CARGO) test --release
+	scripts/tensorboard-check.sh
 
 bench: ## ms per training step next to PyTorch's reference, alternating A B A B
 	scripts/bench.sh

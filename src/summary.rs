@@ -82,14 +82,15 @@ impl Summaries {
         self.w.add_summary(summary, step as usize);
     }
 
-    /// Marks a (re)start at `step`: TensorBoard then drops the points an interrupted run
-    /// wrote after `step`, so every tag shows one line.
+    /// Marks a restart after `step`: TensorBoard drops every point an interrupted run
+    /// wrote after `step` (it keeps points below the START event's step, so the event
+    /// goes at `step + 1`), and every tag shows one line.
     pub fn session_start(&mut self, step: u64) {
         let mut log = SessionLog::new();
         log.set_status(SessionLog_SessionStatus::START);
         let mut e = Event::new();
         e.set_session_log(log);
-        self.w.add_event(&e, step as usize);
+        self.w.add_event(&e, step as usize + 1);
     }
 
     /// Pushes what was written to disk.

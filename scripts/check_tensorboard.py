@@ -1,0 +1,79 @@
+"""Reads a cgan run with the real TensorBoard reader and asserts what a user will see.
+
+Usage: check_tensorboard.py RUN_DIR EXPECTED_STEPS...   (the summary steps, in order)
+Exits non-zero with one line per failed expectation.
+"""
+import io
+import struct
+import sys
+import zlib
+
+from tensorboard.backend.event_processing import event_accumulator as ea
+
+SCALARS = [
+    "loss/generator", "loss/discriminator", "loss/d_real_right", "loss/d_real_wrong", "loss/d_fake",
+    "probabilities/p_real_right", "probabilities/p_real_wrong", "probabilities/p_fake", "perf/steps_per_second",
+]
+IMAGES = ["samples/all", "real/batch"] + [f"samples/digit_{d}" for d in range(10)]
+
+
+def decode_png(data):
+    """Minimal PNG check: signature, IHDR size, and that IDAT inflates to the raw size."""
+    assert data[:8] == b"\x89PNG\r\n\x1a\n", "not a PNG"
+    pos, idat, w, h = 8, b"", 0, 0
+    while pos < len(data):
+        (length,) = struct.unpack(">I", data[pos:pos + 4])
+        kind = data[pos + 4:pos + 8]
+        body = data[pos + 8:pos + 8 + length]
+        if kind == b"IHDR":
+            w, h = struct.unpack(">II", body[:8])
+        elif kind == b"IDAT":
+            idat += body
+        pos += 12 + length
+    raw = zlib.decompress(idat)
+    assert len(raw) == h * (1 + 3 * w), f"PNG body {len(raw)} bytes for {w}x{h} RGB"
+    return w, h
+
+
+def main():
+    run, steps = sys.argv[1], [int(s) for s in sys.argv[2:]]
+    acc = ea.EventAccumulator(run, size_guidance={ea.SCALARS: 0, ea.IMAGES: 0, ea.TENSORS: 0, ea.HISTOGRAMS: 0})
+    acc.Reload()
+    tags = acc.Tags()
+    errors = []
+    for tag in SCALARS:
+        if tag not in tags["scalars"]:
+            errors.append(f"missing scalar {tag}")
+            continue
+        got = [e.step for e in acc.Scalars(tag)]
+        if got != steps:
+            errors.append(f"{tag}: steps {got}, expected {steps}")
+    for tag in IMAGES:
+        if tag not in tags["images"]:
+            errors.append(f"missing image {tag}")
+            continue
+        evs = acc.Images(tag)
+        if [e.step for e in evs] != steps:
+            errors.append(f"{tag}: steps {[e.step for e in evs]}, expected {steps}")
+        for e in evs:
+            w, h = decode_png(e.encoded_image_string)
+            if (w, h) != (e.width, e.height) and (h, w) != (e.width, e.height):
+                errors.append(f"{tag}: PNG {w}x{h} but event says {e.width}x{e.height}")
+    if "config" not in tags["tensors"]:
+        errors.append("missing text summary 'config'")
+    else:
+        text = acc.Tensors("config")[0].tensor_proto.string_val[0].decode()
+        if "batch_size" not in text:
+            errors.append("config text lacks batch_size")
+    if not any(t.startswith("weights/generator/") for t in tags["histograms"]):
+        errors.append("no weight histograms")
+    for line in errors:
+        print(f"check_tensorboard: {run}: {line}")
+    if errors:
+        sys.exit(1)
+    print(f"check_tensorboard: {run}: {len(SCALARS)} scalars, {len(IMAGES)} images, config text, "
+          f"{len(tags['histograms'])} histograms; steps {steps}: ok")
+
+
+if __name__ == "__main__":
+    main()

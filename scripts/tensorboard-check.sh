@@ -1,0 +1,22 @@
+#!/usr/bin/env bash
+# A short real run (and a resume of it) read back by Python's tensorboard package:
+# every tag present, one point per summary step after the resume, images decode.
+set -euo pipefail
+py="${TB_PYTHON:-.venv/bin/python}"
+if ! "$py" -c "import tensorboard" 2>/dev/null; then
+    python3 -m venv .venv
+    .venv/bin/pip install -q tensorboard
+    py=.venv/bin/python
+fi
+cargo build --release --quiet
+run="$(mktemp -d)/run"
+common=(--batch-size 8 --summary-every 2 --checkpoint-every 2 --no-progress-bar)
+./target/release/cgan train --steps 4 --seed 3 --run-dir "$run" "${common[@]}" >/dev/null
+"$py" scripts/check_tensorboard.py "$run" 2 4
+# Pretend the run died after its checkpoint at 4 but after writing summaries up to 6:
+# resuming from 4 must leave one line per tag (TensorBoard drops the orphaned points).
+./target/release/cgan train --resume "$run" --steps 6 "${common[@]}" >/dev/null
+rm -rf "$run/checkpoints/step-00000006"
+./target/release/cgan train --resume "$run" --steps 8 "${common[@]}" >/dev/null
+"$py" scripts/check_tensorboard.py "$run" 2 4 6 8
+rm -rf "$(dirname "$run")"
