@@ -8,6 +8,7 @@
 use super::{put_grad, take_grad, to_vec, with_grad, Img, OpsDevice};
 use dfdx::nn::modules::BatchNorm2D;
 use dfdx::prelude::*;
+use rayon::prelude::*;
 
 /// Which statistics normalise the batch.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -39,58 +40,68 @@ pub fn batch_norm2d<const C: usize, D: OpsDevice, T: Tape<f32, D>>(
     let mut xhat = to_vec(&x);
     let (scale, bias) = (to_vec(&bn.scale), to_vec(&bn.bias));
     let (mut running_mean, mut running_var) = (to_vec(&bn.running_mean), to_vec(&bn.running_var));
-    let mut inv_std = vec![0.0f32; C];
-    let mut yv = vec![0.0f32; xhat.len()];
-    for c in 0..C {
-        let (mu, var) = match mode {
-            Mode::Train => {
+    // Per-channel statistics in parallel over channels, then one parallel pass over the
+    // (sample, channel) planes; both are deterministic (no shared accumulators).
+    let stats: Vec<(f32, f32)> = match mode {
+        Mode::Train => (0..C)
+            .into_par_iter()
+            .map(|c| {
                 // f64 sums: a channel holds up to ~12k values (32 x 19 x 19).
                 let mu = channel(n, C, plane, c).map(|j| xhat[j] as f64).sum::<f64>() / count as f64;
                 let sq: f64 = channel(n, C, plane, c).map(|j| (xhat[j] as f64 - mu).powi(2)).sum();
-                let m = bn.momentum as f32;
-                let unbiased = sq / (count.max(2) - 1) as f64;
-                running_mean[c] = (1.0 - m) * running_mean[c] + m * mu as f32;
-                running_var[c] = (1.0 - m) * running_var[c] + m * unbiased as f32;
                 (mu as f32, (sq / count as f64) as f32)
-            }
-            Mode::Eval => (running_mean[c], running_var[c]),
-        };
-        inv_std[c] = 1.0 / (var + eps).sqrt();
-        for j in channel(n, C, plane, c) {
-            xhat[j] = (xhat[j] - mu) * inv_std[c];
-            yv[j] = scale[c] * xhat[j] + bias[c];
-        }
-    }
+            })
+            .collect(),
+        Mode::Eval => (0..C).map(|c| (running_mean[c], running_var[c])).collect(),
+    };
     if mode == Mode::Train {
+        let m = bn.momentum as f32;
+        let unbias = count as f32 / (count.max(2) - 1) as f32;
+        for (c, (mu, var)) in stats.iter().enumerate() {
+            running_mean[c] = (1.0 - m) * running_mean[c] + m * mu;
+            running_var[c] = (1.0 - m) * running_var[c] + m * var * unbias;
+        }
         bn.running_mean.copy_from(&running_mean);
         bn.running_var.copy_from(&running_var);
     }
+    let inv_std: Vec<f32> = stats.iter().map(|(_, var)| 1.0 / (var + eps).sqrt()).collect();
+    let mut yv = vec![0.0f32; xhat.len()];
+    xhat.par_chunks_mut(plane)
+        .zip(yv.par_chunks_mut(plane))
+        .enumerate()
+        .for_each(|(k, (xs, ys))| {
+            let c = k % C;
+            let (mu, is, sc, bi) = (stats[c].0, inv_std[c], scale[c], bias[c]);
+            for (x, y) in xs.iter_mut().zip(ys.iter_mut()) {
+                *x = (*x - mu) * is;
+                *y = sc * *x + bi;
+            }
+        });
     let (x, mut tape) = x.split_tape();
     let y = x.device().tensor_from_vec(yv, shape);
     if T::OWNS_TAPE {
         let (y_key, s_key, b_key) = (y.clone(), bn.scale.clone(), bn.bias.clone());
         tape.add_backward_op(move |grads| {
             let gy = take_grad(grads, &y_key)?;
-            let mut dscale = vec![0.0f32; C];
-            let mut dbias = vec![0.0f32; C];
-            for c in 0..C {
-                for j in channel(n, C, plane, c) {
-                    dbias[c] += gy[j];
-                    dscale[c] += gy[j] * xhat[j];
-                }
-            }
+            let sums: Vec<(f32, f32)> = (0..C)
+                .into_par_iter()
+                .map(|c| channel(n, C, plane, c).fold((0.0, 0.0), |(b, s), j| (b + gy[j], s + gy[j] * xhat[j])))
+                .collect();
+            let (dbias, dscale): (Vec<f32>, Vec<f32>) = sums.iter().copied().unzip();
             with_grad(grads, &x, |gx| {
-                for c in 0..C {
-                    let k = scale[c] * inv_std[c];
+                gx.par_chunks_mut(plane).enumerate().for_each(|(k, gxs)| {
+                    let c = k % C;
+                    let kk = scale[c] * inv_std[c];
                     // Batch statistics depend on x: their gradient is the mean terms.
                     let (mb, ms) = match mode {
                         Mode::Train => (dbias[c] / count as f32, dscale[c] / count as f32),
                         Mode::Eval => (0.0, 0.0),
                     };
-                    for j in channel(n, C, plane, c) {
-                        gx[j] += k * (gy[j] - mb - xhat[j] * ms);
+                    let (gys, xs) = (&gy[k * plane..][..plane], &xhat[k * plane..][..plane]);
+                    for ((g, dy), xh) in gxs.iter_mut().zip(gys).zip(xs) {
+                        *g += kk * (dy - mb - xh * ms);
                     }
-                }
+                });
             })?;
             with_grad(grads, &s_key, |g| g.iter_mut().zip(&dscale).for_each(|(g, d)| *g += d))?;
             with_grad(grads, &b_key, |g| g.iter_mut().zip(&dbias).for_each(|(g, d)| *g += d))?;

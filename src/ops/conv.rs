@@ -104,8 +104,11 @@ pub fn conv_transpose2d<const I: usize, const O: usize, const K: usize, D: OpsDe
         let (y_key, w_key, b_key) = (y.clone(), weight.clone(), bias.clone());
         tape.add_backward_op(move |grads| {
             let gy = take_grad(grads, &y_key)?;
-            with_grad(grads, &x, |gx| kernels::grid_from_image(&win, &gy, &wv, None, I, gx))?;
-            with_grad(grads, &w_key, |gw| kernels::weight_grad(&win, &gy, &xv, I, gw))?;
+            let mut gw = take_grad(grads, &w_key)?;
+            with_grad(grads, &x, |gx| {
+                kernels::weight_and_grid_grad(&win, &gy, &xv, I, &mut gw, Some((&wv, gx)))
+            })?;
+            put_grad(grads, &w_key, gw)?;
             with_grad(grads, &b_key, |gb| kernels::bias_grad(&gy, O, plane, gb))?;
             put_grad(grads, &y_key, gy)
         });

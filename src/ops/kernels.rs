@@ -17,7 +17,7 @@ use std::cell::RefCell;
 
 /// Per-sample products narrower than this are grouped with their neighbours: gemm's
 /// microkernels are far from peak on a handful of columns (D's last conv has 4).
-pub const MIN_GEMM_COLS: usize = 256;
+pub const MIN_GEMM_COLS: usize = 512;
 
 /// A `kernel x kernel` window sliding over an image of `channels x height x width`
 /// with `stride` and zero padding `pad`, giving a `grid_h x grid_w` grid of positions.
@@ -62,25 +62,41 @@ impl Window {
 struct Scratch {
     col: Vec<f32>,
     tmp: Vec<f32>,
+    out: Vec<f32>,
 }
 
 thread_local! {
     static SCRATCH: RefCell<Scratch> = RefCell::new(Scratch::default());
 }
 
-/// Runs `f` with this thread's two scratch buffers grown to `col_len` and `tmp_len`.
+fn grown(v: &mut Vec<f32>, len: usize) -> &mut [f32] {
+    if v.len() < len {
+        v.resize(len, 0.0);
+    }
+    &mut v[..len]
+}
+
+/// Runs `f` with this thread's scratch buffers grown to `col_len` and `tmp_len`.
 /// Their contents are stale: callers overwrite what they read.
 fn with_scratch<R>(col_len: usize, tmp_len: usize, f: impl FnOnce(&mut [f32], &mut [f32]) -> R) -> R {
     SCRATCH.with(|s| {
-        let mut s = s.borrow_mut();
-        let s = &mut *s;
-        if s.col.len() < col_len {
-            s.col.resize(col_len, 0.0);
-        }
-        if s.tmp.len() < tmp_len {
-            s.tmp.resize(tmp_len, 0.0);
-        }
-        f(&mut s.col[..col_len], &mut s.tmp[..tmp_len])
+        let s = &mut *s.borrow_mut();
+        f(grown(&mut s.col, col_len), grown(&mut s.tmp, tmp_len))
+    })
+}
+
+/// Like [`with_scratch`] with a third buffer of `out_len`.
+fn with_scratch3<R>(
+    (col_len, tmp_len, out_len): (usize, usize, usize),
+    f: impl FnOnce(&mut [f32], &mut [f32], &mut [f32]) -> R,
+) -> R {
+    SCRATCH.with(|s| {
+        let s = &mut *s.borrow_mut();
+        f(
+            grown(&mut s.col, col_len),
+            grown(&mut s.tmp, tmp_len),
+            grown(&mut s.out, out_len),
+        )
     })
 }
 
@@ -215,6 +231,18 @@ fn gather_grid(grid: &[f32], ch: usize, cols: usize, out: &mut [f32]) {
     }
 }
 
+/// The inverse of [`gather_grid`], adding: `(ch, n * cols)` into `(n, ch, cols)`.
+fn scatter_add_grid(src: &[f32], ch: usize, cols: usize, grid: &mut [f32]) {
+    let n = grid.len() / (ch * cols);
+    for i in 0..n {
+        for c in 0..ch {
+            let from = &src[c * n * cols + i * cols..][..cols];
+            let to = &mut grid[(i * ch + c) * cols..][..cols];
+            to.iter_mut().zip(from).for_each(|(d, v)| *d += v);
+        }
+    }
+}
+
 /// Conv forward / transposed-conv input gradient: for each of `batch` images,
 /// `grid[n] += weight (out_ch x rows) * im2col(image[n])`, plus `bias` per channel.
 /// `grid` has shape `(batch, out_ch, cols)` and is accumulated into.
@@ -254,13 +282,7 @@ pub fn grid_from_image(
                     );
                 }
                 if gn > 1 {
-                    for i in 0..gn {
-                        for c in 0..out_ch {
-                            let src = &tmp[c * ld + i * cols..][..cols];
-                            let dst = &mut grid_g[(i * out_ch + c) * cols..][..cols];
-                            dst.iter_mut().zip(src).for_each(|(d, v)| *d += v);
-                        }
-                    }
+                    scatter_add_grid(tmp, out_ch, cols, grid_g);
                 }
                 if let Some(bias) = bias {
                     for (chan, b) in grid_g.chunks_exact_mut(cols).zip(bias.iter().cycle()) {
@@ -315,27 +337,62 @@ pub fn image_from_grid(win: &Window, grid: &[f32], weight: &[f32], grid_ch: usiz
 /// Weight gradient of both convolutions: `dweight (grid_ch x rows) += sum over samples
 /// of grid[n] * im2col(image[n])^T`.
 pub fn weight_grad(win: &Window, image: &[f32], grid: &[f32], grid_ch: usize, dweight: &mut [f32]) {
+    weight_and_grid_grad(win, image, grid, grid_ch, dweight, None);
+}
+
+/// [`weight_grad`], and with `also = Some((weight, dgrid))` in the same pass over
+/// im2col(image): `dgrid[n] += weight * im2col(image[n])` (a transposed conv's input
+/// gradient reads the same columns as its weight gradient).
+pub fn weight_and_grid_grad(
+    win: &Window,
+    image: &[f32],
+    grid: &[f32],
+    grid_ch: usize,
+    dweight: &mut [f32],
+    also: Option<(&[f32], &mut [f32])>,
+) {
     let (rows, cols, il) = (win.rows(), win.cols(), win.image_len());
     let batch = image.len() / il;
+    let gl = grid_ch * cols;
     debug_assert_eq!(dweight.len(), grid_ch * rows);
-    debug_assert_eq!(grid.len(), batch * grid_ch * cols);
+    debug_assert_eq!(grid.len(), batch * gl);
     let g = group_size(batch, cols);
     let groups = batch.div_ceil(g);
     // A fixed split of the groups over the threads, summed in order: the result does not
     // depend on rayon's work stealing, so the same seed gives the same weights.
     let parts = rayon::current_num_threads().min(groups).max(1);
-    let partials: Vec<Vec<f32>> = (0..parts)
-        .into_par_iter()
-        .map(|part| {
+    let first_sample = |part: usize| (part * groups / parts * g).min(batch);
+    let (weight, mut dgrid_parts) = match also {
+        Some((w, mut dgrid)) => {
+            let mut out = Vec::with_capacity(parts);
+            for part in 0..parts {
+                let (head, tail) = dgrid.split_at_mut((first_sample(part + 1) - first_sample(part)) * gl);
+                out.push(Some(head));
+                dgrid = tail;
+            }
+            (w, out)
+        }
+        None => (&[][..], (0..parts).map(|_| None).collect()),
+    };
+    let partials: Vec<Vec<f32>> = dgrid_parts
+        .par_iter_mut()
+        .enumerate()
+        .map(|(part, dgrid_part)| {
             let mut acc = vec![0.0f32; grid_ch * rows];
+            let base = first_sample(part);
             for grp in (part * groups / parts)..((part + 1) * groups / parts) {
                 let first = grp * g;
                 let gn = g.min(batch - first);
                 let img_g = &image[first * il..(first + gn) * il];
-                let grid_g = &grid[first * grid_ch * cols..(first + gn) * grid_ch * cols];
+                let grid_g = &grid[first * gl..(first + gn) * gl];
                 let ld = gn * cols;
                 let tmp_len = if gn == 1 { 0 } else { grid_ch * ld };
-                with_scratch(rows * ld, tmp_len, |col, tmp| {
+                let out_len = if gn > 1 && dgrid_part.is_some() {
+                    grid_ch * ld
+                } else {
+                    0
+                };
+                with_scratch3((rows * ld, tmp_len, out_len), |col, tmp, out| {
                     for i in 0..gn {
                         im2col(win, &img_g[i * il..], col, ld, i * cols);
                     }
@@ -355,6 +412,24 @@ pub fn weight_grad(win: &Window, image: &[f32], grid: &[f32], grid_ch: usize, dw
                             (lhs.as_ptr(), ld, 1),
                             (col.as_ptr(), 1, ld),
                         );
+                    }
+                    if let Some(dgrid) = dgrid_part.as_deref_mut() {
+                        let dst_g = &mut dgrid[(first - base) * gl..(first - base + gn) * gl];
+                        let dst = if gn == 1 { &mut *dst_g } else { &mut *out };
+                        // SAFETY: weight grid_ch x rows, col rows x ld, dst grid_ch x ld.
+                        unsafe {
+                            matmul(
+                                (grid_ch, ld, rows),
+                                dst.as_mut_ptr(),
+                                ld,
+                                gn == 1,
+                                (weight.as_ptr(), rows, 1),
+                                (col.as_ptr(), ld, 1),
+                            );
+                        }
+                        if gn > 1 {
+                            scatter_add_grid(out, grid_ch, cols, dst_g);
+                        }
                     }
                 });
             }
