@@ -62,7 +62,7 @@ impl Default for Config {
         Self {
             name: "cgan".into(),
             seed: 42,
-            steps: 5000,
+            steps: 6000,
             batch_size: 32,
             lr: 2e-4,
             beta1: 0.5,
