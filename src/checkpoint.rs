@@ -112,9 +112,20 @@ fn moments_file(opts: [(&str, &Adam); 2]) -> Result<Vec<u8>, String> {
 /// Writes a checkpoint of `gan` after `step` steps into `run/checkpoints/`, then
 /// deletes all but the newest `keep`.
 pub fn save(run: &Path, gan: &Gan, step: u64, keep: usize) -> Result<PathBuf, CheckpointError> {
-    let root = run.join("checkpoints");
-    let fin = root.join(dir_name(step));
-    let tmp = root.join(format!(".tmp-{}", dir_name(step)));
+    let fin = run.join("checkpoints").join(dir_name(step));
+    save_dir(&fin, gan, step)?;
+    let all = list(run);
+    for (_, old) in all.iter().take(all.len().saturating_sub(keep)) {
+        let _ = std::fs::remove_dir_all(old);
+    }
+    Ok(fin)
+}
+
+/// Writes a checkpoint of `gan` after `step` steps as the directory `fin`: files go into
+/// a temporary sibling, are fsynced, and the directory is renamed into place.
+pub fn save_dir(fin: &Path, gan: &Gan, step: u64) -> Result<(), CheckpointError> {
+    let name = fin.file_name().and_then(|n| n.to_str()).unwrap_or("checkpoint");
+    let tmp = fin.with_file_name(format!(".tmp-{name}"));
     let _ = std::fs::remove_dir_all(&tmp);
     std::fs::create_dir_all(&tmp).map_err(io(&tmp))?;
     let g_path = tmp.join("g.safetensors");
@@ -136,17 +147,41 @@ pub fn save(run: &Path, gan: &Gan, step: u64, keep: usize) -> Result<PathBuf, Ch
     };
     let s_path = tmp.join("state.toml");
     std::fs::write(&s_path, toml::to_string(&state).unwrap_or_default()).map_err(io(&s_path))?;
-    // fsync the files before the rename makes them visible as a checkpoint.
     for p in [&g_path, &d_path, &o_path, &s_path] {
         std::fs::File::open(p).and_then(|f| f.sync_all()).map_err(io(p))?;
     }
-    let _ = std::fs::remove_dir_all(&fin);
-    std::fs::rename(&tmp, &fin).map_err(io(&fin))?;
+    // Replacing an existing directory is two steps; a crash between them leaves the
+    // complete temporary directory, which `list` ignores and the next save replaces.
+    let _ = std::fs::remove_dir_all(fin);
+    std::fs::rename(&tmp, fin).map_err(io(fin))
+}
+
+/// The checkpoint directory of `run` at `step`, or the newest one.
+pub fn find(run: &Path, step: Option<u64>) -> Result<PathBuf, CheckpointError> {
     let all = list(run);
-    for (_, old) in all.iter().take(all.len().saturating_sub(keep)) {
-        let _ = std::fs::remove_dir_all(old);
+    match step {
+        None => all
+            .last()
+            .map(|(_, p)| p.clone())
+            .ok_or_else(|| CheckpointError::None(run.to_owned())),
+        Some(s) => all
+            .into_iter()
+            .find(|(t, _)| *t == s)
+            .map(|(_, p)| p)
+            .ok_or_else(|| CheckpointError::Invalid {
+                path: run.join("checkpoints").join(dir_name(s)),
+                why: format!("no checkpoint at step {s} (have: {})", list_steps(run)),
+            }),
     }
-    Ok(fin)
+}
+
+fn list_steps(run: &Path) -> String {
+    let steps: Vec<String> = list(run).iter().map(|(s, _)| s.to_string()).collect();
+    if steps.is_empty() {
+        "none".into()
+    } else {
+        steps.join(", ")
+    }
 }
 
 fn load_moments(path: &Path, adam: &mut Adam, net: &str, names: &[(String, usize)]) -> Result<(), CheckpointError> {

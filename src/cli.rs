@@ -1,7 +1,13 @@
 //! Command-line interface (clap). Each subcommand is a thin call into the library;
 //! errors print as one line and exit non-zero.
 
+use crate::checkpoint;
 use crate::config::{Config, DLoss};
+use crate::data::load_mnist;
+use crate::eval::{self, Reference};
+use crate::gan::Gan;
+use crate::generate::{generate, Layout};
+use crate::judge::{self, Judge, JudgeInfo};
 use crate::train::{self, Bar, Lines, Progress, Target};
 use clap::{Args, Parser, Subcommand};
 use std::io::IsTerminal;
@@ -21,6 +27,93 @@ pub struct Cli {
 pub enum Command {
     /// Train the GAN on MNIST, writing TensorBoard events, samples and checkpoints.
     Train(TrainArgs),
+    /// Train the judge (an MNIST classifier that measures G) and save it.
+    Judge(JudgeArgs),
+    /// Judge metrics of a run's checkpoint (or of real MNIST with --real-data).
+    Eval(EvalArgs),
+    /// A PNG grid of generated digits from a run's checkpoint.
+    Generate(GenerateArgs),
+}
+
+/// `cgan judge` flags.
+#[derive(Debug, Args)]
+pub struct JudgeArgs {
+    /// Where to save it.
+    #[arg(long, value_name = "DIR", default_value = judge::DEFAULT_DIR)]
+    pub dir: PathBuf,
+    /// Training epochs over MNIST train.
+    #[arg(long, value_name = "N", default_value_t = judge::DEFAULT_EPOCHS, value_parser = clap::value_parser!(u32).range(1..=50))]
+    pub epochs: u32,
+    /// Seed of its initialisation and data order.
+    #[arg(long, value_name = "S", default_value_t = 0)]
+    pub seed: u64,
+    /// Where MNIST is.
+    #[arg(long, value_name = "DIR", default_value = "data/mnist")]
+    pub data_dir: PathBuf,
+}
+
+/// `cgan eval` flags.
+#[derive(Debug, Args)]
+pub struct EvalArgs {
+    /// The run directory to evaluate.
+    #[arg(long, value_name = "RUN_DIR", required_unless_present = "real_data")]
+    pub run: Option<PathBuf>,
+    /// Checkpoint step [default: the latest].
+    #[arg(long, value_name = "N")]
+    pub checkpoint: Option<u64>,
+    /// Generated samples to score (digits in turn).
+    #[arg(long, value_name = "N", default_value_t = 2000, value_parser = clap::value_parser!(u64).range(200..=10_000))]
+    pub samples: u64,
+    /// Print one JSON object instead of a table.
+    #[arg(long)]
+    pub json: bool,
+    /// Score real MNIST test images in place of G's samples (the metrics' own check).
+    #[arg(long, conflicts_with_all = ["run", "checkpoint"])]
+    pub real_data: bool,
+    /// The judge to use (trained there first if missing).
+    #[arg(long, value_name = "DIR", default_value = judge::DEFAULT_DIR)]
+    pub judge: PathBuf,
+    /// Where MNIST is [default: the run's data_dir, else data/mnist].
+    #[arg(long, value_name = "DIR")]
+    pub data_dir: Option<PathBuf>,
+    /// Seed of the generated samples.
+    #[arg(long, value_name = "S", default_value_t = 0)]
+    pub seed: u64,
+}
+
+/// `cgan generate` flags.
+#[derive(Debug, Args)]
+pub struct GenerateArgs {
+    /// The run directory.
+    #[arg(long, value_name = "RUN_DIR")]
+    pub run: PathBuf,
+    /// Checkpoint step [default: the latest].
+    #[arg(long, value_name = "N")]
+    pub checkpoint: Option<u64>,
+    /// Only this digit (0-9), 10 per row.
+    #[arg(long, value_name = "D", value_parser = clap::value_parser!(u8).range(0..=9), conflicts_with = "all")]
+    pub digit: Option<u8>,
+    /// Every digit, one per column (the default).
+    #[arg(long)]
+    pub all: bool,
+    /// Rows of the grid.
+    #[arg(long, value_name = "R", default_value_t = 8, value_parser = clap::value_parser!(u16).range(1..=64))]
+    pub rows: u16,
+    /// Seed of the noise.
+    #[arg(long, value_name = "S", default_value_t = 0)]
+    pub seed: u64,
+    /// Output PNG [default: RUN_DIR/generated/<what>_step-N.png].
+    #[arg(long, value_name = "FILE.png")]
+    pub out: Option<PathBuf>,
+    /// Rows walk between two noise vectors (digit r mod 10 per row, or --digit).
+    #[arg(long, conflicts_with_all = ["interpolate_digits", "style_grid", "all"])]
+    pub interpolate_z: bool,
+    /// Columns move the condition from digit A to digit B (GAN-INT style).
+    #[arg(long, num_args = 2, value_names = ["A", "B"], value_parser = clap::value_parser!(u8).range(0..=9), conflicts_with_all = ["digit", "style_grid", "all"])]
+    pub interpolate_digits: Option<Vec<u8>>,
+    /// Rows = fixed z, columns = digits 0-9: the z "style" kept across classes.
+    #[arg(long, conflicts_with_all = ["digit", "all"])]
+    pub style_grid: bool,
 }
 
 /// `cgan train` flags; each overrides the config file's value.
@@ -62,6 +155,12 @@ pub struct TrainArgs {
     /// D steps per G step.
     #[arg(long, value_name = "K")]
     pub k_steps: Option<u32>,
+    /// Judge metrics (eval/...) every N steps (0: never).
+    #[arg(long, value_name = "N")]
+    pub eval_every: Option<u64>,
+    /// GAN-INT: G also learns on interpolated conditions, with weight BETA (0: off).
+    #[arg(long, value_name = "BETA", allow_negative_numbers = true)]
+    pub gan_int: Option<f64>,
     /// Plain progress lines even on a terminal.
     #[arg(long)]
     pub no_progress_bar: bool,
@@ -91,7 +190,9 @@ impl TrainArgs {
             summary_every,
             checkpoint_every,
             d_loss,
-            k_steps
+            k_steps,
+            eval_every,
+            gan_int
         );
         cfg.validate()?;
         let target = match (&self.resume, &self.run_dir) {
@@ -129,11 +230,146 @@ fn run_train(args: &TrainArgs) -> Result<(), train::TrainError> {
     Ok(())
 }
 
+fn run_judge(a: &JudgeArgs) -> Result<(), train::TrainError> {
+    let t = std::time::Instant::now();
+    let j = Judge::train(&a.data_dir, a.epochs, a.seed, &mut |m| eprintln!("{m}"))?;
+    j.save(
+        &a.dir,
+        &JudgeInfo {
+            test_accuracy: j.test_accuracy,
+            epochs: a.epochs,
+            seed: a.seed,
+        },
+    )?;
+    println!(
+        "judge: test accuracy {:.4} after {} epochs in {:.0}s, saved in {}",
+        j.test_accuracy,
+        a.epochs,
+        t.elapsed().as_secs_f64(),
+        a.dir.display()
+    );
+    Ok(())
+}
+
+/// A run's G at a checkpoint, with the run's config.
+fn load_run(run: &std::path::Path, step: Option<u64>) -> Result<(Gan, u64), train::TrainError> {
+    let cfg = train::run_config(run)?;
+    let mut gan = Gan::new(&cfg);
+    let state = checkpoint::load(&checkpoint::find(run, step)?, &mut gan)?;
+    Ok((gan, state.step))
+}
+
+fn run_eval(a: &EvalArgs) -> Result<(), train::TrainError> {
+    let t = std::time::Instant::now();
+    let (gan, what) = match &a.run {
+        Some(run) if !a.real_data => {
+            let (gan, step) = load_run(run, a.checkpoint)?;
+            (Some(gan), format!("{} at step {step}", run.display()))
+        }
+        _ => (None, "real MNIST test images standing in for G".to_string()),
+    };
+    let data_dir = a
+        .data_dir
+        .clone()
+        .or_else(|| gan.as_ref().map(|g| g.config().data_dir.clone()));
+    let data_dir = data_dir.unwrap_or_else(|| PathBuf::from("data/mnist"));
+    let judge = Judge::load_or_train(&a.judge, &data_dir, &mut |m| eprintln!("cgan: {m}"))?;
+    let mnist = load_mnist(&data_dir, judge::RANGE)?;
+    let n = a.samples as usize;
+    let reference = Reference::new(&judge, &mnist, n, a.seed);
+    let (images, labels) = match gan {
+        Some(mut gan) => {
+            let cfg = gan.config().clone();
+            eval::generated(&mut gan.g, &gan.dev, &cfg, n, a.seed)
+        }
+        None => eval::real(&mnist, n, a.seed),
+    };
+    let m = eval::score(&judge, &reference, &images, &labels);
+    if a.json {
+        println!("{}", serde_json::to_string(&m).unwrap_or_default());
+    } else {
+        println!("{what}: {} samples, {:.1}s", m.samples, t.elapsed().as_secs_f64());
+        println!(
+            "conditional_accuracy  {:.4}  (judge's own test accuracy {:.4})",
+            m.conditional_accuracy, m.judge_test_accuracy
+        );
+        let per: Vec<String> = m
+            .conditional_accuracy_per_digit
+            .iter()
+            .enumerate()
+            .map(|(d, v)| format!("{d}:{v:.2}"))
+            .collect();
+        println!("  per digit           {}", per.join(" "));
+        println!(
+            "mnist_score           {:.3}  (10 = confident and balanced)",
+            m.mnist_score
+        );
+        println!(
+            "frechet_distance      {:.3}  (real train vs test floor {:.3})",
+            m.frechet_distance, m.frechet_distance_real_floor
+        );
+        let per: Vec<String> = m
+            .diversity_ratio_per_digit
+            .iter()
+            .enumerate()
+            .map(|(d, v)| format!("{d}:{v:.2}"))
+            .collect();
+        println!(
+            "diversity_ratio       {:.3}  (real ~1; alarm below {})",
+            m.diversity_ratio,
+            eval::COLLAPSE_THRESHOLD
+        );
+        println!("  per digit           {}", per.join(" "));
+        if m.collapse_alarm {
+            println!("MODE-COLLAPSE ALARM: samples of a digit look alike");
+        }
+    }
+    Ok(())
+}
+
+fn run_generate(a: &GenerateArgs) -> Result<(), train::TrainError> {
+    let (mut gan, step) = load_run(&a.run, a.checkpoint)?;
+    let (layout, what) = match (&a.interpolate_digits, a.interpolate_z, a.style_grid, a.digit) {
+        (Some(ab), _, _, _) => (
+            Layout::InterpolateDigits(ab[0], ab[1]),
+            format!("interpolate_{}_{}", ab[0], ab[1]),
+        ),
+        (None, true, _, d) => (Layout::InterpolateZ(d), "interpolate_z".to_string()),
+        (None, false, true, _) => (Layout::StyleGrid, "style_grid".to_string()),
+        (None, false, false, Some(d)) => (Layout::Digit(d), format!("digit_{d}")),
+        (None, false, false, None) => (Layout::All, "all".to_string()),
+    };
+    let cfg = gan.config().clone();
+    let grid = generate(&mut gan.g, &gan.dev, &cfg, layout, a.rows as usize, a.seed);
+    let out = match &a.out {
+        Some(p) => p.clone(),
+        None => a
+            .run
+            .join("generated")
+            .join(format!("{what}_{}.png", checkpoint::dir_name(step))),
+    };
+    if let Some(dir) = out.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir).map_err(|e| train::TrainError::RunDir {
+            path: dir.into(),
+            why: e.to_string(),
+        })?;
+    }
+    grid.save_png(&out).map_err(|e| train::TrainError::RunDir {
+        path: out.clone(),
+        why: e.to_string(),
+    })?;
+    println!("{}", out.display());
+    Ok(())
+}
+
 /// Runs the CLI; returns the process exit code.
 pub fn main() -> i32 {
     let cli = Cli::parse();
     let result = match &cli.command {
         Command::Train(args) => run_train(args),
+        Command::Judge(args) => run_judge(args),
+        Command::Eval(args) => run_eval(args),
+        Command::Generate(args) => run_generate(args),
     };
     match result {
         Ok(()) => 0,

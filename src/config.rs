@@ -55,6 +55,15 @@ pub struct Config {
     pub sample_rows: usize,
     /// Where the four MNIST IDX files are (`make data` puts them there).
     pub data_dir: PathBuf,
+    /// GAN-INT weight beta: G also learns on interpolated conditions t c1 + (1 - t) c2
+    /// (Reed et al.); 0 turns it off.
+    pub gan_int: f64,
+    /// Judge metrics (`eval/...`) every this many steps (0: never).
+    pub eval_every: u64,
+    /// Generated samples per evaluation.
+    pub eval_samples: usize,
+    /// Where the judge is (trained there first if missing).
+    pub judge_dir: PathBuf,
 }
 
 impl Default for Config {
@@ -77,6 +86,10 @@ impl Default for Config {
             keep_checkpoints: 3,
             sample_rows: 8,
             data_dir: PathBuf::from("data/mnist"),
+            gan_int: 0.0,
+            eval_every: 1000,
+            eval_samples: 1000,
+            judge_dir: PathBuf::from(crate::judge::DEFAULT_DIR),
         }
     }
 }
@@ -156,6 +169,18 @@ impl Config {
             return bad(format!(
                 "sample_rows must be between 1 and 64, got {}",
                 self.sample_rows
+            ));
+        }
+        if !(self.gan_int >= 0.0 && self.gan_int.is_finite()) {
+            return bad(format!(
+                "gan_int must be a number >= 0 (0 turns it off), got {}",
+                self.gan_int
+            ));
+        }
+        if self.eval_every > 0 && !(200..=10_000).contains(&self.eval_samples) {
+            return bad(format!(
+                "eval_samples must be between 200 and 10000, got {}",
+                self.eval_samples
             ));
         }
         if self.name.is_empty() || self.name.contains(['/', '\\']) {

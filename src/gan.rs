@@ -32,6 +32,19 @@ pub struct StepStats {
     pub p_fake: f32,
 }
 
+/// `n` conditions t c1 + (1 - t) c2 with t ~ U(0, 1) and two different random labels.
+fn interpolated(dev: &Cpu, n: usize, rng: &mut impl Rng) -> Condition<Cpu> {
+    let mut v = vec![0.0f32; n * NUM_CLASSES];
+    for row in v.chunks_exact_mut(NUM_CLASSES) {
+        let a = rng.gen_range(0..NUM_CLASSES);
+        let b = (a + rng.gen_range(1..NUM_CLASSES)) % NUM_CLASSES;
+        let t: f32 = rng.gen();
+        row[a] = t;
+        row[b] = 1.0 - t;
+    }
+    dev.tensor_from_vec(v, (n, Const))
+}
+
 fn mean_sigmoid(logits: &[f32]) -> f32 {
     logits.iter().map(|l| 1.0 / (1.0 + (-l).exp())).sum::<f32>() / logits.len().max(1) as f32
 }
@@ -167,6 +180,16 @@ impl Gan {
         let loss = bce(logits, self.ones.clone());
         let loss_g = loss.array();
         let mut grads = loss.backward();
+        if self.cfg.gan_int > 0.0 {
+            // GAN-INT: conditions between two labels must also look real to D.
+            let mixed = interpolated(&self.dev, n, &mut rng);
+            let z = sample_noise(&self.dev, n, self.cfg.noise, &mut rng);
+            let fake = self
+                .g
+                .forward(z.traced(grads), mixed.clone(), Mode::Train, self.cfg.output_activation);
+            let logits = self.d.forward(fake, mixed, Mode::Train);
+            grads = (bce(logits, self.ones.clone()) * self.cfg.gan_int as f32).backward();
+        }
         let _ = self.opt_g.update(&mut self.g, &mut grads);
         self.grads_g = Some(grads);
         loss_g

@@ -4,8 +4,10 @@
 use crate::checkpoint::{self, CheckpointError};
 use crate::config::{Config, ConfigError};
 use crate::data::{load_mnist, DataError, Dataset};
+use crate::eval::{self, Reference};
 use crate::gan::{Gan, StepStats};
 use crate::grid::{tile, Grid};
+use crate::judge::Judge;
 use crate::model::{one_hot, sample_noise, NUM_CLASSES};
 use crate::ops::batch_norm::Mode;
 use crate::params;
@@ -27,6 +29,9 @@ pub enum TrainError {
     /// A checkpoint could not be written or read.
     #[error(transparent)]
     Checkpoint(#[from] CheckpointError),
+    /// The judge could not be trained or loaded.
+    #[error(transparent)]
+    Judge(#[from] crate::judge::JudgeError),
     /// The run directory cannot be used.
     #[error("run directory {path}: {why}")]
     RunDir {
@@ -224,6 +229,88 @@ pub fn fixed_noise(cfg: &Config, dev: &Cpu) -> Vec<f32> {
     .as_vec()
 }
 
+/// `best/best.toml`: which step the best checkpoint (lowest Frechet distance) is.
+#[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
+pub struct Best {
+    /// Step of the checkpoint in `best/`.
+    pub step: u64,
+    /// Its Frechet distance.
+    pub frechet_distance: f64,
+}
+
+/// Judge metrics during training: `eval/...` tags, the best checkpoint, the alarm.
+struct Evaluator {
+    judge: Judge,
+    reference: Reference,
+    best: Option<Best>,
+    alarmed: bool,
+}
+
+impl Evaluator {
+    fn new(cfg: &Config, run: &Path) -> Result<Self, TrainError> {
+        let judge = Judge::load_or_train(&cfg.judge_dir, &cfg.data_dir, &mut |m| eprintln!("cgan: {m}"))?;
+        let mnist = load_mnist(&cfg.data_dir, crate::judge::RANGE)?;
+        let reference = Reference::new(&judge, &mnist, cfg.eval_samples, cfg.seed);
+        let best = std::fs::read_to_string(run.join("best/best.toml"))
+            .ok()
+            .and_then(|t| toml::from_str(&t).ok());
+        Ok(Self {
+            judge,
+            reference,
+            best,
+            alarmed: false,
+        })
+    }
+
+    fn run(&mut self, gan: &mut Gan, tb: &mut Summaries, step: u64, run: &Path) -> Result<(), TrainError> {
+        let cfg = gan.config().clone();
+        let (images, labels) = eval::generated(&mut gan.g, &gan.dev, &cfg, cfg.eval_samples, cfg.seed);
+        let m = eval::score(&self.judge, &self.reference, &images, &labels);
+        for (tag, v) in [
+            ("eval/conditional_accuracy", m.conditional_accuracy),
+            ("eval/mnist_score", m.mnist_score),
+            ("eval/frechet_distance", m.frechet_distance),
+            ("eval/frechet_distance_real_floor", m.frechet_distance_real_floor),
+            ("eval/diversity_ratio", m.diversity_ratio),
+            ("eval/collapse_alarm", if m.collapse_alarm { 1.0 } else { 0.0 }),
+        ] {
+            tb.scalar(tag, v as f32, step);
+        }
+        for (d, v) in m.conditional_accuracy_per_digit.iter().enumerate() {
+            tb.scalar(&format!("eval/conditional_accuracy_digit_{d}"), *v as f32, step);
+        }
+        tb.flush();
+        if m.collapse_alarm && !self.alarmed {
+            self.alarmed = true;
+            eprintln!(
+                "cgan: mode-collapse alarm at step {step}: diversity ratio {:.3} < {} (samples of a digit look alike)",
+                m.diversity_ratio,
+                eval::COLLAPSE_THRESHOLD
+            );
+        }
+        if self
+            .best
+            .as_ref()
+            .is_none_or(|b| m.frechet_distance < b.frechet_distance)
+        {
+            let best = Best {
+                step,
+                frechet_distance: m.frechet_distance,
+            };
+            let dir = run.join("best");
+            checkpoint::save_dir(&dir, gan, step)?;
+            std::fs::write(dir.join("best.toml"), toml::to_string(&best).unwrap_or_default()).map_err(|e| {
+                TrainError::RunDir {
+                    path: dir,
+                    why: e.to_string(),
+                }
+            })?;
+            self.best = Some(best);
+        }
+        Ok(())
+    }
+}
+
 fn write_config(run: &Path, cfg: &Config) -> Result<(), TrainError> {
     let path = run.join("config.toml");
     let tmp = run.join("config.toml.part");
@@ -344,6 +431,11 @@ pub fn train(cfg: Config, target: Target, progress: &mut dyn Progress) -> Result
     tb.text("config", &format!("```toml\n{}```", cfg.to_toml()), start);
     tb.flush();
     let fixed = fixed_noise(&cfg, &gan.dev);
+    let mut evaluator = if cfg.eval_every > 0 {
+        Some(Evaluator::new(&cfg, &run)?)
+    } else {
+        None
+    };
 
     let t0 = Instant::now();
     let mut last = StepStats::default();
@@ -367,6 +459,12 @@ pub fn train(cfg: Config, target: Target, progress: &mut dyn Progress) -> Result
             progress.summary(done, cfg.steps, &last, sps);
             summaries += 1;
             (mark_t, mark_step) = (Instant::now(), done);
+        }
+        if let Some(ev) = evaluator
+            .as_mut()
+            .filter(|_| done.is_multiple_of(cfg.eval_every) || end)
+        {
+            ev.run(&mut gan, &mut tb, done, &run)?;
         }
         if done.is_multiple_of(cfg.checkpoint_every) || end {
             checkpoint::save(&run, &gan, done, cfg.keep_checkpoints)?;

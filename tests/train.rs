@@ -28,6 +28,7 @@ fn small(steps: u64) -> Config {
         checkpoint_every: 3,
         sample_rows: 2,
         data_dir: data_dir(),
+        eval_every: 0,
         ..Config::default()
     }
 }
@@ -58,8 +59,17 @@ fn same_seed_same_losses_other_seed_other_losses() {
         1,
     );
     assert_ne!(reed[0][1], a[0][1], "reed weighs D's terms differently");
-    let k2 = losses(&Config { k_steps: 2, ..cfg }, 2);
+    let k2 = losses(
+        &Config {
+            k_steps: 2,
+            ..cfg.clone()
+        },
+        2,
+    );
     assert_ne!(k2[1], a[1], "two D steps per G step change the run");
+    let int = losses(&Config { gan_int: 0.5, ..cfg }, 2);
+    assert_eq!(int[0][1], a[0][1], "GAN-INT leaves D's first step alone");
+    assert_ne!(int[1], a[1], "GAN-INT changes G's updates");
 }
 
 #[test]
@@ -166,7 +176,9 @@ fn resume_of_a_directory_that_is_not_a_run_is_an_error() {
     let dir = scratch("notarun");
     std::fs::create_dir_all(&dir).unwrap();
     let cli = Cli::try_parse_from(["cgan", "train", "--resume", dir.to_str().unwrap()]).unwrap();
-    let cgan::cli::Command::Train(args) = cli.command;
+    let cgan::cli::Command::Train(args) = cli.command else {
+        panic!("parsed as train")
+    };
     let err = args.resolve().unwrap_err();
     assert!(matches!(err, TrainError::RunDir { .. }));
     assert!(err.to_string().contains("not a run directory"), "{err}");
@@ -186,7 +198,9 @@ fn bad_values_are_rejected_before_anything_runs() {
             .chain(flags)
             .collect();
         let cli = Cli::try_parse_from(&argv).unwrap();
-        let cgan::cli::Command::Train(args) = cli.command;
+        let cgan::cli::Command::Train(args) = cli.command else {
+            panic!("parsed as train")
+        };
         let err = args.resolve().unwrap_err().to_string();
         assert!(err.contains(needle), "{argv:?}: {err}");
         assert!(!dir.exists(), "nothing was created for {argv:?}");
@@ -228,4 +242,61 @@ fn default_config_is_the_articles() {
     c.validate().unwrap();
     let back: Config = toml::from_str(&c.to_toml()).unwrap();
     assert_eq!(back, c);
+}
+
+#[test]
+fn every_flag_lands_in_the_resolved_config() {
+    let argv = [
+        "cgan",
+        "train",
+        "--steps",
+        "11",
+        "--batch-size",
+        "12",
+        "--seed",
+        "13",
+        "--lr",
+        "0.5",
+        "--name",
+        "n14",
+        "--summary-every",
+        "15",
+        "--checkpoint-every",
+        "16",
+        "--d-loss",
+        "reed",
+        "--k-steps",
+        "17",
+        "--eval-every",
+        "18",
+        "--gan-int",
+        "0.25",
+    ];
+    let Ok(Cli {
+        command: cgan::cli::Command::Train(args),
+    }) = Cli::try_parse_from(argv)
+    else {
+        panic!("parses")
+    };
+    let (cfg, target) = args.resolve().unwrap();
+    let want = Config {
+        steps: 11,
+        batch_size: 12,
+        seed: 13,
+        lr: 0.5,
+        name: "n14".into(),
+        summary_every: 15,
+        checkpoint_every: 16,
+        d_loss: DLoss::Reed,
+        k_steps: 17,
+        eval_every: 18,
+        gan_int: 0.25,
+        ..Config::default()
+    };
+    assert_eq!(cfg, want);
+    let Target::New(dir) = target else { panic!("a new run") };
+    assert!(
+        dir.starts_with("runs") && dir.to_string_lossy().ends_with("_n14"),
+        "{dir:?}"
+    );
 }

@@ -1,0 +1,119 @@
+//! `cgan generate` grids and evaluation during training, on a tiny real run.
+
+use cgan::checkpoint;
+use cgan::cli::{Cli, Command};
+use cgan::config::Config;
+use cgan::gan::Gan;
+use cgan::generate::{generate, Layout};
+use cgan::train::{self, Best, Lines, Target};
+use clap::Parser;
+use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
+
+fn root() -> &'static Path {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// A 4-step run with judge metrics every 2 steps (the judge `make judge` trained).
+fn tiny_run() -> &'static PathBuf {
+    static RUN: OnceLock<PathBuf> = OnceLock::new();
+    RUN.get_or_init(|| {
+        let dir = std::env::temp_dir().join(format!("cgan-generate-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let cfg = Config {
+            steps: 4,
+            batch_size: 8,
+            summary_every: 2,
+            checkpoint_every: 2,
+            keep_checkpoints: 5,
+            eval_every: 2,
+            eval_samples: 200,
+            sample_rows: 2,
+            data_dir: root().join("data/mnist"),
+            judge_dir: root().join("runs/judge"),
+            ..Config::default()
+        };
+        train::train(cfg, Target::New(dir.clone()), &mut Lines).expect("tiny run trains");
+        dir
+    })
+}
+
+fn gan_at(step: u64) -> Gan {
+    let run = tiny_run();
+    let mut gan = Gan::new(&train::run_config(run).unwrap());
+    checkpoint::load(&checkpoint::find(run, Some(step)).unwrap(), &mut gan).unwrap();
+    gan
+}
+
+#[test]
+fn every_layout_is_a_ten_column_grid_and_the_same_seed_gives_the_same_bytes() {
+    let mut gan = gan_at(4);
+    let cfg = gan.config().clone();
+    let layouts = [
+        Layout::All,
+        Layout::Digit(7),
+        Layout::StyleGrid,
+        Layout::InterpolateZ(None),
+        Layout::InterpolateZ(Some(3)),
+        Layout::InterpolateDigits(1, 7),
+    ];
+    let mut pngs = Vec::new();
+    for layout in layouts {
+        let a = generate(&mut gan.g, &gan.dev, &cfg, layout, 3, 5);
+        assert_eq!((a.width, a.height), (10 * 30 + 2, 3 * 30 + 2), "{layout:?}");
+        let b = generate(&mut gan.g, &gan.dev, &cfg, layout, 3, 5);
+        assert_eq!(a.to_png(), b.to_png(), "{layout:?}: same seed, same PNG");
+        let c = generate(&mut gan.g, &gan.dev, &cfg, layout, 3, 6);
+        assert_ne!(a.rgb, c.rgb, "{layout:?}: the seed matters");
+        pngs.push(a.rgb);
+    }
+    pngs.dedup();
+    assert_eq!(pngs.len(), layouts.len(), "layouts draw different grids");
+}
+
+#[test]
+fn checkpoints_differ_and_a_missing_one_names_the_ones_there() {
+    let (mut g2, mut g4) = (gan_at(2), gan_at(4));
+    let cfg = g2.config().clone();
+    let a = generate(&mut g2.g, &g2.dev, &cfg, Layout::All, 1, 0);
+    let b = generate(&mut g4.g, &g4.dev, &cfg, Layout::All, 1, 0);
+    assert_ne!(a.rgb, b.rgb);
+    let err = checkpoint::find(tiny_run(), Some(3)).unwrap_err().to_string();
+    assert!(err.contains("no checkpoint at step 3") && err.contains("2, 4"), "{err}");
+}
+
+#[test]
+fn evaluation_during_training_keeps_the_best_checkpoint() {
+    let run = tiny_run();
+    let best: Best = toml::from_str(&std::fs::read_to_string(run.join("best/best.toml")).unwrap()).unwrap();
+    assert!([2, 4].contains(&best.step));
+    assert!(best.frechet_distance.is_finite() && best.frechet_distance > 0.0);
+    let mut gan = Gan::new(&train::run_config(run).unwrap());
+    assert_eq!(checkpoint::load(&run.join("best"), &mut gan).unwrap().step, best.step);
+}
+
+#[test]
+fn generate_flags_parse_and_conflict() {
+    let ok = |args: &[&str]| {
+        let argv: Vec<&str> = ["cgan", "generate", "--run", "r"].iter().chain(args).copied().collect();
+        Cli::try_parse_from(argv)
+    };
+    assert!(ok(&["--digit", "7"]).is_ok());
+    assert!(ok(&["--interpolate-digits", "1", "7", "--rows", "4"]).is_ok());
+    assert!(ok(&["--digit", "10"]).is_err(), "digit out of range");
+    assert!(ok(&["--digit", "3", "--all"]).is_err());
+    assert!(ok(&["--style-grid", "--interpolate-z"]).is_err());
+    assert!(ok(&["--interpolate-digits", "1"]).is_err(), "needs two digits");
+    let Ok(Cli {
+        command: Command::Generate(g),
+    }) = ok(&["--interpolate-z", "--digit", "2"])
+    else {
+        panic!()
+    };
+    assert!(g.interpolate_z && g.digit == Some(2));
+    assert!(
+        Cli::try_parse_from(["cgan", "eval"]).is_err(),
+        "eval needs --run or --real-data"
+    );
+    assert!(Cli::try_parse_from(["cgan", "eval", "--real-data", "--json"]).is_ok());
+}
