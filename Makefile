@@ -3,7 +3,8 @@ CARGO ?= cargo
 RUN ?= $(lastword $(sort $(wildcard runs/20*)))
 ARGS ?=
 
-.PHONY: all data judge train test lint bench tensorboard clean
+.PHONY: all data judge train test lint bench tensorboard regress regress-update fuzz clean
+REGRESS_RUN ?= target/regress-run
 
 all: test
 
@@ -24,6 +25,20 @@ lint:
 test: data lint judge ## fmt, clippy, every test (release build: the ops are slow unoptimised), TensorBoard check
 	$(CARGO) test --release
 	scripts/tensorboard-check.sh
+
+regress: data ## retrain the tiny regression run and compare its grid with the golden PNG (updates nothing)
+	rm -rf $(REGRESS_RUN)
+	$(CARGO) run --release --quiet -- train --config snapshots/regress.toml --run-dir $(REGRESS_RUN) --no-progress-bar
+	$(CARGO) run --release --quiet -- regress --run $(REGRESS_RUN) --golden snapshots/regress_samples_all.png
+
+regress-update: data ## explicitly replace the golden PNG with a fresh regression run's grid
+	rm -rf $(REGRESS_RUN)
+	$(CARGO) run --release --quiet -- train --config snapshots/regress.toml --run-dir $(REGRESS_RUN) --no-progress-bar
+	cp "$$(ls $(REGRESS_RUN)/samples/all_step-*.png | tail -1)" snapshots/regress_samples_all.png
+	@echo "updated snapshots/regress_samples_all.png: review it and commit it"
+
+fuzz: data ## longer fuzzing of the IDX and checkpoint loaders (CI runs a bounded number of cases)
+	PROPTEST_CASES=$${PROPTEST_CASES:-5000} $(CARGO) test --release --test fuzz
 
 bench: ## ms per training step next to PyTorch's reference, alternating A B A B
 	scripts/bench.sh

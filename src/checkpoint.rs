@@ -112,7 +112,14 @@ fn moments_file(opts: [(&str, &Adam); 2]) -> Result<Vec<u8>, String> {
 /// Writes a checkpoint of `gan` after `step` steps into `run/checkpoints/`, then
 /// deletes all but the newest `keep`.
 pub fn save(run: &Path, gan: &Gan, step: u64, keep: usize) -> Result<PathBuf, CheckpointError> {
-    let fin = run.join("checkpoints").join(dir_name(step));
+    let root = run.join("checkpoints");
+    // Half-written checkpoints of a killed process: never listed, removed here.
+    for e in std::fs::read_dir(&root).into_iter().flatten().flatten() {
+        if e.file_name().to_string_lossy().starts_with(".tmp-") {
+            let _ = std::fs::remove_dir_all(e.path());
+        }
+    }
+    let fin = root.join(dir_name(step));
     save_dir(&fin, gan, step)?;
     let all = list(run);
     for (_, old) in all.iter().take(all.len().saturating_sub(keep)) {

@@ -33,6 +33,22 @@ pub enum Command {
     Eval(EvalArgs),
     /// A PNG grid of generated digits from a run's checkpoint.
     Generate(GenerateArgs),
+    /// Compare a run's latest samples/all grid with a golden PNG (exit 1 if they differ).
+    Regress(RegressArgs),
+}
+
+/// `cgan regress` flags.
+#[derive(Debug, Args)]
+pub struct RegressArgs {
+    /// The run directory.
+    #[arg(long, value_name = "RUN_DIR")]
+    pub run: PathBuf,
+    /// The golden PNG.
+    #[arg(long, value_name = "FILE.png")]
+    pub golden: PathBuf,
+    /// Allowed mean absolute difference in grey levels (0-255).
+    #[arg(long, value_name = "T", default_value_t = crate::regress::DEFAULT_TOLERANCE)]
+    pub tolerance: f64,
 }
 
 /// `cgan judge` flags.
@@ -370,6 +386,9 @@ pub fn main() -> i32 {
         Command::Judge(args) => run_judge(args),
         Command::Eval(args) => run_eval(args),
         Command::Generate(args) => run_generate(args),
+        Command::Regress(a) => crate::regress::check(&a.run, &a.golden, a.tolerance)
+            .map(|d| println!("regress: {} matches {} ({d})", a.run.display(), a.golden.display()))
+            .map_err(Into::into),
     };
     match result {
         Ok(()) => 0,

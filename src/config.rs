@@ -55,6 +55,9 @@ pub struct Config {
     pub sample_rows: usize,
     /// Where the four MNIST IDX files are (`make data` puts them there).
     pub data_dir: PathBuf,
+    /// Train on only the first N training images (0: all 60,000), e.g. for the
+    /// regression run.
+    pub train_images: usize,
     /// GAN-INT weight beta: G also learns on interpolated conditions t c1 + (1 - t) c2
     /// (Reed et al.); 0 turns it off.
     pub gan_int: f64,
@@ -86,6 +89,7 @@ impl Default for Config {
             keep_checkpoints: 3,
             sample_rows: 8,
             data_dir: PathBuf::from("data/mnist"),
+            train_images: 0,
             gan_int: 0.0,
             eval_every: 1000,
             eval_samples: 1000,
@@ -169,6 +173,12 @@ impl Config {
             return bad(format!(
                 "sample_rows must be between 1 and 64, got {}",
                 self.sample_rows
+            ));
+        }
+        if self.train_images > 60_000 || (self.train_images > 0 && self.train_images < self.batch_size) {
+            return bad(format!(
+                "train_images must be 0 (all) or between batch_size ({}) and 60000, got {}",
+                self.batch_size, self.train_images
             ));
         }
         if !(self.gan_int >= 0.0 && self.gan_int.is_finite()) {

@@ -15,6 +15,7 @@ pub mod model;
 pub mod ops;
 pub mod optim;
 pub mod params;
+pub mod regress;
 pub mod rng;
 pub mod summary;
 pub mod train;

@@ -78,3 +78,16 @@ pub fn trainable_count<M: TensorCollection<f32, D>, D: Device<f32>>(model: &M) -
         .map(|p| p.values.len())
         .sum()
 }
+
+/// A table of every tensor of `model`: name, shape, count, and the trainable total.
+pub fn summary<M: TensorCollection<f32, D>, D: Device<f32>>(title: &str, model: &M) -> String {
+    let ps = params(model);
+    let mut out = format!("{title}\n");
+    for p in &ps {
+        let shape: Vec<String> = p.shape.iter().map(|d| d.to_string()).collect();
+        let note = if p.trainable { "" } else { " (not trained)" };
+        out += &format!("  {:<24} [{}] {}{note}\n", p.name, shape.join(", "), p.values.len());
+    }
+    out += &format!("  trainable parameters: {}\n", trainable_count(model));
+    out
+}

@@ -29,6 +29,9 @@ pub enum TrainError {
     /// A checkpoint could not be written or read.
     #[error(transparent)]
     Checkpoint(#[from] CheckpointError),
+    /// A sample-grid regression failed.
+    #[error(transparent)]
+    Regress(#[from] crate::regress::RegressError),
     /// The judge could not be trained or loaded.
     #[error(transparent)]
     Judge(#[from] crate::judge::JudgeError),
@@ -41,10 +44,7 @@ pub enum TrainError {
         why: String,
     },
     /// A loss became NaN or infinite.
-    #[error(
-        "{what} is {value} at step {step}: training stopped; the last good checkpoint is kept in {run}/checkpoints \
-         (try a lower lr, or resume with --resume {run})"
-    )]
+    #[error("{what} is {value} at step {step}: training stopped; {kept} (try a lower lr)")]
     NonFinite {
         /// Which loss.
         what: &'static str,
@@ -52,8 +52,8 @@ pub enum TrainError {
         value: f32,
         /// The step (1-based) that produced it.
         step: u64,
-        /// The run directory.
-        run: String,
+        /// What is on disk to go back to.
+        kept: String,
     },
 }
 
@@ -167,11 +167,19 @@ fn check_finite(stats: &StepStats, step: u64, run: &Path) -> Result<(), TrainErr
         ("loss/d_fake", stats.d_fake),
     ] {
         if !value.is_finite() {
+            let kept = match checkpoint::list(run).last() {
+                Some((s, dir)) => format!(
+                    "the last good checkpoint (step {s}) is kept in {}; resume with --resume {}",
+                    dir.display(),
+                    run.display()
+                ),
+                None => "no checkpoint had been written yet".into(),
+            };
             return Err(TrainError::NonFinite {
                 what,
                 value,
                 step,
-                run: run.display().to_string(),
+                kept,
             });
         }
     }
@@ -406,8 +414,12 @@ pub fn train(cfg: Config, target: Target, progress: &mut dyn Progress) -> Result
             why: e.to_string(),
         })?;
     }
-    let mnist = load_mnist(&cfg.data_dir, cfg.output_activation.range())?;
-    let mut data = Dataset::new(mnist.train, cfg.batch_size, cfg.seed)
+    let mut train_split = load_mnist(&cfg.data_dir, cfg.output_activation.range())?.train;
+    if cfg.train_images > 0 {
+        train_split.images.truncate(cfg.train_images * crate::data::PIXELS);
+        train_split.labels.truncate(cfg.train_images);
+    }
+    let mut data = Dataset::new(train_split, cfg.batch_size, cfg.seed)
         .map_err(|why| ConfigError::Value(format!("batch_size: {why}")))?;
     let mut gan = Gan::new(&cfg);
     let start = match &target {
@@ -439,7 +451,7 @@ pub fn train(cfg: Config, target: Target, progress: &mut dyn Progress) -> Result
 
     let t0 = Instant::now();
     let mut last = StepStats::default();
-    let (mut mark_t, mut mark_step, mut summaries) = (Instant::now(), start, 0u64);
+    let (mut mark_t, mut mark_step) = (Instant::now(), start);
     for step in start..cfg.steps {
         last = gan.train_step(&mut data, step);
         let done = step + 1;
@@ -448,7 +460,8 @@ pub fn train(cfg: Config, target: Target, progress: &mut dyn Progress) -> Result
         let end = done == cfg.steps;
         if done.is_multiple_of(cfg.summary_every) || end {
             let sps = (done - mark_step) as f64 / mark_t.elapsed().as_secs_f64().max(1e-9);
-            let histograms = cfg.histogram_every > 0 && summaries.is_multiple_of(cfg.histogram_every);
+            // By step, not by a per-process count: a resumed run logs what an uninterrupted one would.
+            let histograms = cfg.histogram_every > 0 && (done / cfg.summary_every).is_multiple_of(cfg.histogram_every);
             let at = Point {
                 stats: &last,
                 step: done,
@@ -457,7 +470,6 @@ pub fn train(cfg: Config, target: Target, progress: &mut dyn Progress) -> Result
             };
             summarise(&mut tb, &mut gan, &fixed, at, &run)?;
             progress.summary(done, cfg.steps, &last, sps);
-            summaries += 1;
             (mark_t, mark_step) = (Instant::now(), done);
         }
         if let Some(ev) = evaluator

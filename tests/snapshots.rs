@@ -1,0 +1,71 @@
+//! insta snapshots of the interfaces a user sees: every subcommand's --help, the default
+//! config, the TensorBoard tags a short run writes (read back from the event file), and
+//! the model summary. They live in the top-level snapshots/ directory.
+
+mod common;
+
+use cgan::cli::Cli;
+use cgan::config::Config;
+use cgan::model::{Discriminator, Generator};
+use cgan::params;
+use cgan::train::{self, Lines, Target};
+use clap::CommandFactory;
+use dfdx::prelude::*;
+use std::path::Path;
+
+fn settings() -> insta::Settings {
+    let mut s = insta::Settings::clone_current();
+    s.set_snapshot_path("../snapshots");
+    s.set_prepend_module_to_snapshot(false);
+    s
+}
+
+#[test]
+fn help_of_every_subcommand() {
+    let mut cmd = Cli::command();
+    let mut all = format!("{}\n", cmd.render_long_help());
+    for sub in ["train", "judge", "eval", "generate"] {
+        let sc = cmd.find_subcommand_mut(sub).expect("subcommand exists");
+        all += &format!("===== cgan {sub} --help\n{}\n", sc.render_long_help());
+    }
+    settings().bind(|| insta::assert_snapshot!("cli_help", all));
+}
+
+#[test]
+fn default_config() {
+    settings().bind(|| insta::assert_snapshot!("default_config", Config::default().to_toml()));
+}
+
+#[test]
+fn model_summary() {
+    let dev = Cpu::default();
+    let text = params::summary("Generator", &Generator::<f32, Cpu>::build(&dev))
+        + &params::summary("Discriminator", &Discriminator::<f32, Cpu>::build(&dev));
+    assert!(text.contains("trainable parameters: 335913") && text.contains("trainable parameters: 99089"));
+    settings().bind(|| insta::assert_snapshot!("model_summary", text));
+}
+
+#[test]
+fn tensorboard_tags_of_a_short_run() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let dir = std::env::temp_dir().join(format!("cgan-snap-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let cfg = Config {
+        steps: 4,
+        batch_size: 8,
+        summary_every: 2,
+        checkpoint_every: 2,
+        histogram_every: 1,
+        eval_every: 2,
+        eval_samples: 200,
+        data_dir: root.join("data/mnist"),
+        judge_dir: root.join("runs/judge"),
+        ..Config::default()
+    };
+    train::train(cfg, Target::New(dir.clone()), &mut Lines).unwrap();
+    let listing: String = common::tags(&dir)
+        .iter()
+        .map(|(tag, (kind, steps))| format!("{tag} {kind:?} {steps:?}\n"))
+        .collect();
+    settings().bind(|| insta::assert_snapshot!("tensorboard_tags", listing));
+}
