@@ -150,7 +150,8 @@ impl Gan {
         };
         let loss_d = loss.array();
         let mut grads = loss.backward();
-        // A NaN here would poison every weight: the caller checks the returned losses.
+        // Adam over CPU tensors fails only when memory runs out. A non-finite loss is
+        // caught by the caller, which stops before the next checkpoint.
         let _ = self.opt_d.update(&mut self.d, &mut grads);
         self.grads_d = Some(grads);
         StepStats {

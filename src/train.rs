@@ -460,8 +460,10 @@ pub fn train(cfg: Config, target: Target, progress: &mut dyn Progress) -> Result
         let end = done == cfg.steps;
         if done.is_multiple_of(cfg.summary_every) || end {
             let sps = (done - mark_step) as f64 / mark_t.elapsed().as_secs_f64().max(1e-9);
-            // By step, not by a per-process count: a resumed run logs what an uninterrupted one would.
-            let histograms = cfg.histogram_every > 0 && (done / cfg.summary_every).is_multiple_of(cfg.histogram_every);
+            // Every `histogram_every`-th summary from the first, counted by step rather than in
+            // this process: a resumed run logs what an uninterrupted one would.
+            let index = (done / cfg.summary_every).max(1) - 1;
+            let histograms = cfg.histogram_every > 0 && index.is_multiple_of(cfg.histogram_every);
             let at = Point {
                 stats: &last,
                 step: done,

@@ -243,6 +243,35 @@ fn scatter_add_grid(src: &[f32], ch: usize, cols: usize, grid: &mut [f32]) {
     }
 }
 
+/// `grid_g += weight (ch x rows) * col (rows x gn * cols)` for a group of `gn` samples
+/// whose grid `grid_g` is `(gn, ch, cols)`: straight into place for one sample, through
+/// `tmp` (`ch x gn * cols`) and a scatter for several.
+fn add_weight_times_col(
+    weight: &[f32],
+    col: &[f32],
+    (ch, rows, cols): (usize, usize, usize),
+    tmp: &mut [f32],
+    grid_g: &mut [f32],
+) {
+    let gn = grid_g.len() / (ch * cols);
+    let ld = gn * cols;
+    let dst = if gn == 1 { &mut *grid_g } else { &mut *tmp };
+    // SAFETY: weight is ch x rows, col rows x ld, dst ch x ld.
+    unsafe {
+        matmul(
+            (ch, ld, rows),
+            dst.as_mut_ptr(),
+            ld,
+            gn == 1,
+            (weight.as_ptr(), rows, 1),
+            (col.as_ptr(), ld, 1),
+        );
+    }
+    if gn > 1 {
+        scatter_add_grid(tmp, ch, cols, grid_g);
+    }
+}
+
 /// Conv forward / transposed-conv input gradient: for each of `batch` images,
 /// `grid[n] += weight (out_ch x rows) * im2col(image[n])`, plus `bias` per channel.
 /// `grid` has shape `(batch, out_ch, cols)` and is accumulated into.
@@ -269,21 +298,7 @@ pub fn grid_from_image(
                 for i in 0..gn {
                     im2col(win, &img_g[i * il..], col, ld, i * cols);
                 }
-                let dst = if gn == 1 { &mut *grid_g } else { &mut *tmp };
-                // SAFETY: weight is out_ch x rows, col rows x ld, dst out_ch x ld.
-                unsafe {
-                    matmul(
-                        (out_ch, ld, rows),
-                        dst.as_mut_ptr(),
-                        ld,
-                        gn == 1,
-                        (weight.as_ptr(), rows, 1),
-                        (col.as_ptr(), ld, 1),
-                    );
-                }
-                if gn > 1 {
-                    scatter_add_grid(tmp, out_ch, cols, grid_g);
-                }
+                add_weight_times_col(weight, col, (out_ch, rows, cols), tmp, grid_g);
                 if let Some(bias) = bias {
                     for (chan, b) in grid_g.chunks_exact_mut(cols).zip(bias.iter().cycle()) {
                         chan.iter_mut().for_each(|v| *v += b);
@@ -415,21 +430,7 @@ pub fn weight_and_grid_grad(
                     }
                     if let Some(dgrid) = dgrid_part.as_deref_mut() {
                         let dst_g = &mut dgrid[(first - base) * gl..(first - base + gn) * gl];
-                        let dst = if gn == 1 { &mut *dst_g } else { &mut *out };
-                        // SAFETY: weight grid_ch x rows, col rows x ld, dst grid_ch x ld.
-                        unsafe {
-                            matmul(
-                                (grid_ch, ld, rows),
-                                dst.as_mut_ptr(),
-                                ld,
-                                gn == 1,
-                                (weight.as_ptr(), rows, 1),
-                                (col.as_ptr(), ld, 1),
-                            );
-                        }
-                        if gn > 1 {
-                            scatter_add_grid(out, grid_ch, cols, dst_g);
-                        }
+                        add_weight_times_col(weight, col, (grid_ch, rows, cols), out, dst_g);
                     }
                 });
             }
