@@ -37,6 +37,16 @@ pub enum CheckpointError {
     /// No checkpoint where one was asked for.
     #[error("no checkpoint in {0}: is this a run directory written by `cgan train`?")]
     None(PathBuf),
+    /// No checkpoint at the step asked for.
+    #[error("no checkpoint at step {step} in {run} (have: {have}); pass one of those to --checkpoint")]
+    NoStep {
+        /// The run.
+        run: PathBuf,
+        /// The step asked for.
+        step: u64,
+        /// The steps there are.
+        have: String,
+    },
 }
 
 fn io(path: &Path) -> impl FnOnce(std::io::Error) -> CheckpointError + '_ {
@@ -123,7 +133,7 @@ pub fn save(run: &Path, gan: &Gan, step: u64, keep: usize) -> Result<PathBuf, Ch
     save_dir(&fin, gan, step)?;
     let all = list(run);
     for (_, old) in all.iter().take(all.len().saturating_sub(keep)) {
-        let _ = std::fs::remove_dir_all(old);
+        discard(old);
     }
     Ok(fin)
 }
@@ -157,10 +167,23 @@ pub fn save_dir(fin: &Path, gan: &Gan, step: u64) -> Result<(), CheckpointError>
     for p in [&g_path, &d_path, &o_path, &s_path] {
         std::fs::File::open(p).and_then(|f| f.sync_all()).map_err(io(p))?;
     }
-    // Replacing an existing directory is two steps; a crash between them leaves the
-    // complete temporary directory, which `list` ignores and the next save replaces.
-    let _ = std::fs::remove_dir_all(fin);
+    // An older checkpoint of the same step is first renamed out of sight: a crash at any
+    // point leaves either the old or the new directory complete under the final name.
+    if fin.exists() {
+        discard(fin);
+    }
     std::fs::rename(&tmp, fin).map_err(io(fin))
+}
+
+/// Removes a checkpoint directory without ever exposing it half-deleted: it is renamed
+/// to a hidden `.tmp-` name first (atomic), which `list` ignores and `save` cleans up.
+fn discard(dir: &Path) {
+    let name = dir.file_name().and_then(|n| n.to_str()).unwrap_or("checkpoint");
+    let hidden = dir.with_file_name(format!(".tmp-discard-{name}"));
+    let _ = std::fs::remove_dir_all(&hidden);
+    if std::fs::rename(dir, &hidden).is_ok() {
+        let _ = std::fs::remove_dir_all(&hidden);
+    }
 }
 
 /// The checkpoint directory of `run` at `step`, or the newest one.
@@ -175,9 +198,10 @@ pub fn find(run: &Path, step: Option<u64>) -> Result<PathBuf, CheckpointError> {
             .into_iter()
             .find(|(t, _)| *t == s)
             .map(|(_, p)| p)
-            .ok_or_else(|| CheckpointError::Invalid {
-                path: run.join("checkpoints").join(dir_name(s)),
-                why: format!("no checkpoint at step {s} (have: {})", list_steps(run)),
+            .ok_or_else(|| CheckpointError::NoStep {
+                run: run.to_owned(),
+                step: s,
+                have: list_steps(run),
             }),
     }
 }

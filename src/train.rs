@@ -409,12 +409,15 @@ pub fn train(cfg: Config, target: Target, progress: &mut dyn Progress) -> Result
                 why: "already holds a run; pass --resume to continue it or choose another --run-dir".into(),
             });
         }
+    }
+    // Data first: a missing file must not leave an empty run directory behind.
+    let mut train_split = load_mnist(&cfg.data_dir, cfg.output_activation.range())?.train;
+    if let Target::New(p) = &target {
         std::fs::create_dir_all(p).map_err(|e| TrainError::RunDir {
             path: p.clone(),
             why: e.to_string(),
         })?;
     }
-    let mut train_split = load_mnist(&cfg.data_dir, cfg.output_activation.range())?.train;
     if cfg.train_images > 0 {
         train_split.images.truncate(cfg.train_images * crate::data::PIXELS);
         train_split.labels.truncate(cfg.train_images);

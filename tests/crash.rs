@@ -18,7 +18,7 @@ fn root() -> &'static Path {
     Path::new(env!("CARGO_MANIFEST_DIR"))
 }
 
-const STEPS: u64 = 60;
+const STEPS: u64 = 80;
 
 fn cgan(args: &[&str]) -> Command {
     let mut c = Command::new(env!("CARGO_BIN_EXE_cgan"));
@@ -70,7 +70,7 @@ fn killed_and_resumed_runs_end_like_an_uninterrupted_one() {
 
     let mut rng = StdRng::seed_from_u64(11);
     let mut kills = 0;
-    for attempt in 0..6 {
+    for attempt in 0..10 {
         let mut args: Vec<String> = train_args(&killed);
         if attempt > 0 && killed.join("config.toml").exists() {
             let i = args.iter().position(|a| a == "--run-dir").unwrap();

@@ -79,7 +79,10 @@ fn checkpoints_differ_and_a_missing_one_names_the_ones_there() {
     let b = generate(&mut g4.g, &g4.dev, &cfg, Layout::All, 1, 0);
     assert_ne!(a.rgb, b.rgb);
     let err = checkpoint::find(tiny_run(), Some(3)).unwrap_err().to_string();
-    assert!(err.contains("no checkpoint at step 3") && err.contains("2, 4"), "{err}");
+    assert!(
+        err.contains("no checkpoint at step 3") && err.contains("(have: 2, 4)") && err.contains("--checkpoint"),
+        "{err}"
+    );
 }
 
 #[test]

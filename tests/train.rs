@@ -300,3 +300,16 @@ fn every_flag_lands_in_the_resolved_config() {
         "{dir:?}"
     );
 }
+
+#[test]
+fn missing_data_leaves_no_run_directory_behind() {
+    let dir = scratch("nodata");
+    let cfg = Config {
+        data_dir: scratch("empty-data"),
+        ..small(2)
+    };
+    let err = train::train(cfg, Target::New(dir.clone()), &mut Lines).unwrap_err();
+    assert!(matches!(err, TrainError::Data(_)), "{err}");
+    assert!(err.to_string().contains("make data"), "{err}");
+    assert!(!dir.exists(), "no empty run directory");
+}
