@@ -222,9 +222,8 @@ impl TrainArgs {
 
 fn run_train(args: &TrainArgs) -> Result<(), train::TrainError> {
     let (cfg, target) = args.resolve()?;
-    let start_hint = 0;
     let mut progress: Box<dyn Progress> = if std::io::stderr().is_terminal() && !args.no_progress_bar {
-        Box::new(Bar::new(start_hint, cfg.steps))
+        Box::new(Bar::new(cfg.steps))
     } else {
         Box::new(Lines)
     };

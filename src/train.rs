@@ -112,10 +112,9 @@ pub trait Progress {
 pub struct Bar(indicatif::ProgressBar);
 
 impl Bar {
-    /// A bar over `total` steps starting at `start`.
-    pub fn new(start: u64, total: u64) -> Self {
+    /// A bar over `total` steps (a resumed run's bar jumps to its step at the first step).
+    pub fn new(total: u64) -> Self {
         let bar = indicatif::ProgressBar::new(total);
-        bar.set_position(start);
         bar.set_style(
             indicatif::ProgressStyle::with_template("{bar:30} {pos}/{len} {per_sec} eta {eta} {msg}")
                 .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
