@@ -186,14 +186,16 @@ impl TrainArgs {
     /// The config this invocation trains with: defaults, then the run's or the given
     /// file, then the flags.
     pub fn resolve(&self) -> Result<(Config, Target), train::TrainError> {
-        let mut cfg = match (&self.resume, &self.config) {
-            (Some(run), _) => train::run_config(run)?,
-            (None, Some(path)) => Config::load(path)?,
-            (None, None) => Config::default(),
+        // A resumed run's own config is the base (reading it also checks the directory);
+        // an explicit --config replaces it.
+        let base = match &self.resume {
+            Some(run) => train::run_config(run)?,
+            None => Config::default(),
         };
-        if let (Some(_), Some(path)) = (&self.resume, &self.config) {
-            cfg = Config::load(path)?;
-        }
+        let mut cfg = match &self.config {
+            Some(path) => Config::load(path)?,
+            None => base,
+        };
         macro_rules! set {
             ($($field:ident),*) => { $(if let Some(v) = self.$field.clone() { cfg.$field = v; })* };
         }

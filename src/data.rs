@@ -212,11 +212,6 @@ impl Dataset {
         (self.split.len() / self.batch_size) as u64
     }
 
-    /// The underlying split.
-    pub fn split(&self) -> &Split {
-        &self.split
-    }
-
     /// Fills `out` with the batch of training step `step` (0-based).
     pub fn batch_into(&mut self, step: u64, out: &mut Batch) {
         let epoch = step / self.batches_per_epoch();
