@@ -26,16 +26,23 @@ test: data lint judge ## fmt, clippy, every test (release build: the ops are slo
 	$(CARGO) test --release
 	scripts/tensorboard-check.sh
 
-regress: data ## retrain the tiny regression run and compare its grid with the golden PNG (updates nothing)
-	rm -rf $(REGRESS_RUN)
-	$(CARGO) run --release --quiet -- train --config snapshots/regress.toml --run-dir $(REGRESS_RUN) --no-progress-bar
-	$(CARGO) run --release --quiet -- regress --run $(REGRESS_RUN) --golden snapshots/regress_samples_all.png
+# Each preset's tiny regression run: snapshots/<stem>.toml against snapshots/<stem>_samples_all.png.
+REGRESS_STEMS ?= regress regress_mode_seeking
 
-regress-update: data ## explicitly replace the golden PNG with a fresh regression run's grid
-	rm -rf $(REGRESS_RUN)
-	$(CARGO) run --release --quiet -- train --config snapshots/regress.toml --run-dir $(REGRESS_RUN) --no-progress-bar
-	cp "$$(ls $(REGRESS_RUN)/samples/all_step-*.png | tail -1)" snapshots/regress_samples_all.png
-	@echo "updated snapshots/regress_samples_all.png: review it and commit it"
+regress: data ## retrain each preset's tiny regression run and compare its grid with the golden PNG (updates nothing)
+	@for s in $(REGRESS_STEMS); do \
+		rm -rf $(REGRESS_RUN)-$$s && \
+		$(CARGO) run --release --quiet -- train --config snapshots/$$s.toml --run-dir $(REGRESS_RUN)-$$s --no-progress-bar >/dev/null && \
+		$(CARGO) run --release --quiet -- regress --run $(REGRESS_RUN)-$$s --golden snapshots/$${s}_samples_all.png || exit 1; \
+	done
+
+regress-update: data ## explicitly replace the golden PNGs with fresh regression runs' grids
+	@for s in $(REGRESS_STEMS); do \
+		rm -rf $(REGRESS_RUN)-$$s && \
+		$(CARGO) run --release --quiet -- train --config snapshots/$$s.toml --run-dir $(REGRESS_RUN)-$$s --no-progress-bar >/dev/null && \
+		cp "$$(ls $(REGRESS_RUN)-$$s/samples/all_step-*.png | tail -1)" snapshots/$${s}_samples_all.png || exit 1; \
+		echo "updated snapshots/$${s}_samples_all.png: review it and commit it"; \
+	done
 
 fuzz: data ## longer fuzzing of the IDX and checkpoint loaders (CI runs a bounded number of cases)
 	PROPTEST_CASES=$${PROPTEST_CASES:-5000} $(CARGO) test --release --test fuzz

@@ -1,12 +1,14 @@
 //! `make bench`: milliseconds per GAN-CLS training step (batch 32, random images, the
 //! same work as `../shared/bench/gan_torch.py`) and per G forward+backward, as medians.
-//! Usage: `cargo bench --bench step -- [batch] [steps] [warmup]`.
+//! Usage: `cargo bench --bench step -- [batch] [steps] [warmup] [preset]` (preset:
+//! `article`, the reference's network, by default).
 
-use cgan::config::Config;
+use cgan::config::{Config, Preset};
 use cgan::data::{Dataset, Split, PIXELS};
 use cgan::gan::Gan;
-use cgan::model::{one_hot, sample_noise, NoiseKind, OutputActivation};
+use cgan::models::{one_hot, sample_noise, NoiseKind, OutputActivation};
 use cgan::ops::batch_norm::Mode;
+use clap::ValueEnum;
 use dfdx::prelude::*;
 use rand::{rngs::StdRng, Rng, SeedableRng};
 use std::time::Instant;
@@ -18,6 +20,10 @@ fn median(mut v: Vec<f64>) -> f64 {
 
 fn main() {
     let args: Vec<usize> = std::env::args().skip(1).filter_map(|a| a.parse().ok()).collect();
+    let preset = std::env::args()
+        .skip(1)
+        .find_map(|a| Preset::from_str(&a, false).ok())
+        .unwrap_or(Preset::Article);
     let n = args.first().copied().unwrap_or(32);
     let steps = args.get(1).copied().unwrap_or(50);
     let warm = args.get(2).copied().unwrap_or(5);
@@ -28,7 +34,7 @@ fn main() {
     };
     let cfg = Config {
         batch_size: n,
-        ..Config::default()
+        ..preset.config()
     };
     let mut data = Dataset::new(split, n, 0).expect("bench batch fits its data");
     let mut gan = Gan::new(&cfg);
@@ -57,7 +63,8 @@ fn main() {
         }
     }
     println!(
-        "cgan batch={n} steps={steps} median_ms={step_ms:.2} g_fwd_bwd_median_ms={:.2} threads={}",
+        "cgan preset={} batch={n} steps={steps} median_ms={step_ms:.2} g_fwd_bwd_median_ms={:.2} threads={}",
+        preset.name(),
         median(times),
         rayon::current_num_threads()
     );

@@ -1,9 +1,13 @@
-//! Checkpoints: G, D (safetensors), both optimisers' moments, the step. Each is written
-//! into a temporary directory and renamed into place, so a checkpoint on disk is always
-//! complete; the last `keep` are kept. The random state is the step itself (see `rng`).
+//! Checkpoints: G, D (safetensors), D's spectral-norm vectors, both optimisers' moments,
+//! the step, and a manifest of the architecture and settings the weights belong to. Each
+//! is written into a temporary directory and renamed into place, so a checkpoint on disk
+//! is always complete; the last `keep` are kept. The random state is the step itself (see
+//! `rng`). Generation and evaluation read only `manifest.toml` and `g.safetensors`.
 
+use crate::config::Config;
 use crate::gan::Gan;
-use crate::model::{Discriminator, Generator};
+use crate::models::{DiscriminatorSpec, Generator, NoiseKind, OutputActivation};
+use crate::ops::spectral_norm::PowerIteration;
 use crate::optim::Adam;
 use crate::params;
 use ::safetensors::tensor::{Dtype as SafeDtype, SafeTensors, TensorView};
@@ -12,8 +16,94 @@ use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
-/// Names the architecture in every checkpoint; loading another is refused.
-pub const ARCHITECTURE: &str = "article-cgan-v1";
+/// The file of D's spectral-norm power-iteration vectors (only when spectral norm is on).
+pub const SPECTRAL_FILE: &str = "d_spectral.safetensors";
+
+/// G's architecture name in every manifest (every preset uses the article's G).
+pub const GENERATOR_ARCHITECTURE: &str = "article";
+
+/// What G's weights are and how to sample them: all that generation needs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GeneratorManifest {
+    /// G's architecture: [`GENERATOR_ARCHITECTURE`] (any other name is refused on load).
+    pub architecture: GeneratorArchitecture,
+    /// G's last activation (and so the pixel range).
+    pub output_activation: OutputActivation,
+    /// The distribution of z G was trained on.
+    pub noise: NoiseKind,
+}
+
+/// G's architectures (one so far: every preset uses the article's G).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum GeneratorArchitecture {
+    /// The article's G.
+    #[default]
+    Article,
+}
+
+/// `manifest.toml` of a checkpoint: the architecture and settings its weights belong to.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Manifest {
+    /// G.
+    pub generator: GeneratorManifest,
+    /// D.
+    pub discriminator: DiscriminatorSpec,
+}
+
+impl Manifest {
+    /// The manifest of the networks `cfg` builds.
+    pub fn of(cfg: &Config) -> Self {
+        Self {
+            generator: GeneratorManifest {
+                architecture: GeneratorArchitecture::Article,
+                output_activation: cfg.output_activation,
+                noise: cfg.noise,
+            },
+            discriminator: cfg.discriminator(),
+        }
+    }
+
+    fn read(dir: &Path) -> Result<Self, CheckpointError> {
+        let path = dir.join("manifest.toml");
+        let text = std::fs::read_to_string(&path).map_err(|e| match e.kind() {
+            std::io::ErrorKind::NotFound => invalid(&path, "missing: written by a cgan without presets, or incomplete"),
+            _ => CheckpointError::Io {
+                path: path.clone(),
+                source: e,
+            },
+        })?;
+        toml::from_str(&text).map_err(|e| invalid(&path, e.message().lines().next().unwrap_or("")))
+    }
+
+    /// `key = value` of every setting where `self` differs from `other`.
+    fn differences(&self, other: &Self) -> Vec<String> {
+        let (a, b) = (flat(self), flat(other));
+        a.iter()
+            .filter(|(k, v)| b.iter().any(|(k2, v2)| k == k2 && v != v2))
+            .map(|(k, v)| format!("{k} = {v}"))
+            .collect()
+    }
+}
+
+/// `section.key` -> value of a manifest, for naming what differs.
+fn flat(m: &Manifest) -> Vec<(String, String)> {
+    let mut out = Vec::new();
+    if let Ok(toml::Value::Table(t)) = toml::Value::try_from(m) {
+        for (section, v) in t {
+            if let toml::Value::Table(inner) = v {
+                out.extend(
+                    inner
+                        .into_iter()
+                        .map(|(k, v)| (format!("{section}.{k}"), v.to_string())),
+                );
+            }
+        }
+    }
+    out
+}
 
 /// Why a checkpoint could not be written or read. Messages name the path and the fix.
 #[derive(Debug, thiserror::Error)]
@@ -63,12 +153,10 @@ fn invalid(path: &Path, why: impl std::fmt::Display) -> CheckpointError {
     }
 }
 
-/// `state.toml` of a checkpoint.
+/// `state.toml` of a checkpoint: where training stands.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct State {
-    /// Architecture name ([`ARCHITECTURE`]).
-    pub architecture: String,
     /// Training steps completed.
     pub step: u64,
     /// G's Adam update count.
@@ -98,19 +186,11 @@ pub fn list(run: &Path) -> Vec<(u64, PathBuf)> {
     out
 }
 
-fn moments_file(opts: [(&str, &Adam); 2]) -> Result<Vec<u8>, String> {
-    let mut bytes: Vec<(String, Vec<u8>, usize)> = Vec::new();
-    for (net, adam) in opts {
-        for (name, m, v) in &adam.moments {
-            for (kind, vals) in [("m", m), ("v", v)] {
-                bytes.push((
-                    format!("{net}.{name}.{kind}"),
-                    vals.iter().flat_map(|x| x.to_le_bytes()).collect(),
-                    vals.len(),
-                ));
-            }
-        }
-    }
+/// A safetensors file of named f32 vectors.
+fn vectors_file<'a>(vectors: impl Iterator<Item = (String, &'a [f32])>) -> Result<Vec<u8>, String> {
+    let bytes: Vec<(String, Vec<u8>, usize)> = vectors
+        .map(|(name, vals)| (name, vals.iter().flat_map(|x| x.to_le_bytes()).collect(), vals.len()))
+        .collect();
     let views: HashMap<String, TensorView> = bytes
         .iter()
         .map(|(k, b, n)| TensorView::new(SafeDtype::F32, vec![*n], b).map(|v| (k.clone(), v)))
@@ -150,21 +230,43 @@ pub fn save_dir(fin: &Path, gan: &Gan, step: u64) -> Result<(), CheckpointError>
         .save_safetensors(&g_path)
         .map_err(|e| invalid(&g_path, format!("{e:?}")))?;
     let d_path = tmp.join("d.safetensors");
-    gan.d
-        .save_safetensors(&d_path)
-        .map_err(|e| invalid(&d_path, format!("{e:?}")))?;
+    gan.d.save_safetensors(&d_path).map_err(|e| invalid(&d_path, e))?;
     let o_path = tmp.join("optim.safetensors");
-    let bytes = moments_file([("g", &gan.opt_g), ("d", &gan.opt_d)]).map_err(|e| invalid(&o_path, e))?;
+    let moments = [("g", &gan.opt_g), ("d", &gan.opt_d)]
+        .into_iter()
+        .flat_map(|(net, adam)| {
+            adam.moments.iter().flat_map(move |(name, m, v)| {
+                [(format!("{net}.{name}.m"), &m[..]), (format!("{net}.{name}.v"), &v[..])]
+            })
+        });
+    let bytes = vectors_file(moments).map_err(|e| invalid(&o_path, e))?;
     std::fs::write(&o_path, bytes).map_err(io(&o_path))?;
+    let mut files = vec![g_path, d_path, o_path];
+    if !gan.d.spectral.0.is_empty() {
+        let path = tmp.join(SPECTRAL_FILE);
+        let vectors = gan
+            .d
+            .spectral
+            .0
+            .iter()
+            .flat_map(|(name, it)| [(format!("{name}.u"), &it.u[..]), (format!("{name}.v"), &it.v[..])]);
+        let bytes = vectors_file(vectors).map_err(|e| invalid(&path, e))?;
+        std::fs::write(&path, bytes).map_err(io(&path))?;
+        files.push(path);
+    }
+    let m_path = tmp.join("manifest.toml");
+    let manifest = toml::to_string(&Manifest::of(gan.config())).unwrap_or_default();
+    std::fs::write(&m_path, manifest).map_err(io(&m_path))?;
+    files.push(m_path);
     let state = State {
-        architecture: ARCHITECTURE.into(),
         step,
         adam_t_g: gan.opt_g.t,
         adam_t_d: gan.opt_d.t,
     };
     let s_path = tmp.join("state.toml");
     std::fs::write(&s_path, toml::to_string(&state).unwrap_or_default()).map_err(io(&s_path))?;
-    for p in [&g_path, &d_path, &o_path, &s_path] {
+    files.push(s_path);
+    for p in &files {
         std::fs::File::open(p).and_then(|f| f.sync_all()).map_err(io(p))?;
     }
     // An older checkpoint of the same step is first renamed out of sight: a crash at any
@@ -215,16 +317,14 @@ fn list_steps(run: &Path) -> String {
     }
 }
 
-fn load_moments(path: &Path, adam: &mut Adam, net: &str, names: &[(String, usize)]) -> Result<(), CheckpointError> {
+/// Reads the f32 vectors `(key, length)` from the safetensors file `path`, each checked.
+fn read_vectors(path: &Path, keys: &[(String, usize)]) -> Result<Vec<Vec<f32>>, CheckpointError> {
     let bytes = std::fs::read(path).map_err(io(path))?;
     let st = SafeTensors::deserialize(&bytes).map_err(|e| invalid(path, format!("{e:?}")))?;
-    adam.moments.clear();
-    for (name, len) in names {
-        let mut pair = Vec::with_capacity(2);
-        for kind in ["m", "v"] {
-            let key = format!("{net}.{name}.{kind}");
+    keys.iter()
+        .map(|(key, len)| {
             let t = st
-                .tensor(&key)
+                .tensor(key)
                 .map_err(|_| invalid(path, format!("missing tensor {key}")))?;
             if t.dtype() != SafeDtype::F32 || t.shape() != [*len] {
                 return Err(invalid(
@@ -232,59 +332,113 @@ fn load_moments(path: &Path, adam: &mut Adam, net: &str, names: &[(String, usize
                     format!("tensor {key} has shape {:?}, expected [{len}]", t.shape()),
                 ));
             }
-            pair.push(
-                t.data()
-                    .chunks_exact(4)
-                    .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
-                    .collect::<Vec<f32>>(),
-            );
-        }
-        let v = pair.pop().unwrap_or_default();
-        let m = pair.pop().unwrap_or_default();
-        adam.moments.push((name.clone(), m, v));
-    }
+            Ok(t.data()
+                .chunks_exact(4)
+                .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+                .collect())
+        })
+        .collect()
+}
+
+/// Adam moments of `net` for the trainable tensors `names` (name, length).
+fn load_moments(path: &Path, adam: &mut Adam, net: &str, names: &[(String, usize)]) -> Result<(), CheckpointError> {
+    let keys: Vec<(String, usize)> = names
+        .iter()
+        .flat_map(|(name, len)| [(format!("{net}.{name}.m"), *len), (format!("{net}.{name}.v"), *len)])
+        .collect();
+    let mut vectors = read_vectors(path, &keys)?.into_iter();
+    adam.moments = names
+        .iter()
+        .map(|(name, _)| {
+            let m = vectors.next().unwrap_or_default();
+            let v = vectors.next().unwrap_or_default();
+            (name.clone(), m, v)
+        })
+        .collect();
     Ok(())
 }
 
-fn trainable_names<M: dfdx::nn::tensor_collection::TensorCollection<f32, Cpu>>(m: &M) -> Vec<(String, usize)> {
-    params::params(m)
+fn trainable_names(params: Vec<params::Param>) -> Vec<(String, usize)> {
+    params
         .into_iter()
         .filter(|p| p.trainable)
         .map(|p| (p.name, p.values.len()))
         .collect()
 }
 
-/// Loads the checkpoint directory `dir` into `gan`, returning its state. On any error
-/// `gan` is left as it was.
-pub fn load(dir: &Path, gan: &mut Gan) -> Result<State, CheckpointError> {
-    let s_path = dir.join("state.toml");
-    let text = std::fs::read_to_string(&s_path).map_err(io(&s_path))?;
-    let state: State = toml::from_str(&text).map_err(|e| invalid(&s_path, e.message().lines().next().unwrap_or("")))?;
-    if state.architecture != ARCHITECTURE {
+/// The manifest of checkpoint `dir`, refused (naming each difference) unless it is `want`.
+fn check_manifest(dir: &Path, want: &Manifest) -> Result<Manifest, CheckpointError> {
+    let have = Manifest::read(dir)?;
+    if &have != want {
         return Err(invalid(
-            &s_path,
+            &dir.join("manifest.toml"),
             format!(
-                "architecture {:?}, this build trains {ARCHITECTURE:?}",
-                state.architecture
+                "its weights belong to {}, the config asks for {}; train with the run's own config (--resume reads it) or another --preset",
+                have.differences(want).join(", "),
+                want.differences(&have).join(", ")
             ),
         ));
     }
+    Ok(have)
+}
+
+/// Loads the checkpoint directory `dir` into `gan`, returning its state. On any error
+/// `gan` is left as it was.
+pub fn load(dir: &Path, gan: &mut Gan) -> Result<State, CheckpointError> {
+    check_manifest(dir, &Manifest::of(gan.config()))?;
+    let s_path = dir.join("state.toml");
+    let text = std::fs::read_to_string(&s_path).map_err(io(&s_path))?;
+    let state: State = toml::from_str(&text).map_err(|e| invalid(&s_path, e.message().lines().next().unwrap_or("")))?;
     let mut g: Generator<f32, Cpu> = gan.g.clone();
     let g_path = dir.join("g.safetensors");
     g.load_safetensors(&g_path)
         .map_err(|e| invalid(&g_path, format!("{e:?}")))?;
-    let mut d: Discriminator<f32, Cpu> = gan.d.clone();
+    let mut d = gan.d.clone();
     let d_path = dir.join("d.safetensors");
-    d.load_safetensors(&d_path)
-        .map_err(|e| invalid(&d_path, format!("{e:?}")))?;
+    d.load_safetensors(&d_path).map_err(|e| invalid(&d_path, e))?;
+    if !d.spectral.0.is_empty() {
+        let path = dir.join(SPECTRAL_FILE);
+        let keys: Vec<(String, usize)> = d
+            .spectral
+            .0
+            .iter()
+            .flat_map(|(name, it)| [(format!("{name}.u"), it.u.len()), (format!("{name}.v"), it.v.len())])
+            .collect();
+        let mut vectors = read_vectors(&path, &keys)?.into_iter();
+        for (_, it) in d.spectral.0.iter_mut() {
+            *it = PowerIteration {
+                u: vectors.next().unwrap_or_default(),
+                v: vectors.next().unwrap_or_default(),
+            };
+        }
+    }
     let o_path = dir.join("optim.safetensors");
     let (mut og, mut od) = (gan.opt_g.clone(), gan.opt_d.clone());
-    load_moments(&o_path, &mut og, "g", &trainable_names(&g))?;
-    load_moments(&o_path, &mut od, "d", &trainable_names(&d))?;
+    load_moments(&o_path, &mut og, "g", &trainable_names(params::params(&g)))?;
+    load_moments(&o_path, &mut od, "d", &trainable_names(d.params()))?;
     og.t = state.adam_t_g;
     od.t = state.adam_t_d;
     (gan.g, gan.d, gan.opt_g, gan.opt_d) = (g, d, og, od);
     Ok(state)
+}
+
+/// G alone from checkpoint `dir`, with its manifest: what generation and evaluation need
+/// (no D, no optimiser state).
+pub fn load_generator(dir: &Path) -> Result<(Generator<f32, Cpu>, GeneratorManifest), CheckpointError> {
+    let manifest = Manifest::read(dir)?;
+    let mut g = Generator::<f32, Cpu>::build(&Cpu::default());
+    let g_path = dir.join("g.safetensors");
+    g.load_safetensors(&g_path)
+        .map_err(|e| invalid(&g_path, format!("{e:?}")))?;
+    Ok((g, manifest.generator))
+}
+
+/// The step of checkpoint `dir` (from its `state.toml`).
+pub fn step_of(dir: &Path) -> Result<u64, CheckpointError> {
+    let s_path = dir.join("state.toml");
+    let text = std::fs::read_to_string(&s_path).map_err(io(&s_path))?;
+    let state: State = toml::from_str(&text).map_err(|e| invalid(&s_path, e.message().lines().next().unwrap_or("")))?;
+    Ok(state.step)
 }
 
 /// Loads the newest checkpoint of `run` that loads cleanly; reports the ones skipped.

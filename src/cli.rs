@@ -1,15 +1,16 @@
 //! Command-line interface (clap). Each subcommand is a thin call into the library;
 //! errors print as one line and exit non-zero.
 
-use crate::checkpoint;
-use crate::config::{Config, DLoss};
+use crate::checkpoint::{self, GeneratorManifest};
+use crate::config::{Config, DLoss, Preset};
 use crate::data::load_mnist;
 use crate::eval::{self, Reference};
-use crate::gan::Gan;
 use crate::generate::{generate, Layout};
 use crate::judge::{self, Judge, JudgeInfo};
+use crate::models::{Activation, DNorm, Generator};
 use crate::train::{self, Bar, Lines, Progress, Target};
 use clap::{Args, Parser, Subcommand};
+use dfdx::prelude::*;
 use std::io::IsTerminal;
 use std::path::PathBuf;
 
@@ -135,9 +136,13 @@ pub struct GenerateArgs {
 /// `cgan train` flags; each overrides the config file's value.
 #[derive(Debug, Args)]
 pub struct TrainArgs {
-    /// TOML config file (missing keys take their defaults).
+    /// TOML config file (missing keys take the preset's values).
     #[arg(long, value_name = "FILE")]
     pub config: Option<PathBuf>,
+    /// The preset to start from [default: mode-seeking]; the config file's keys and the
+    /// other flags override its values.
+    #[arg(long, value_enum, conflicts_with = "resume")]
+    pub preset: Option<Preset>,
     /// Total steps of the run (a resumed run continues until this step).
     #[arg(long, value_name = "N")]
     pub steps: Option<u64>,
@@ -177,6 +182,27 @@ pub struct TrainArgs {
     /// GAN-INT: G also learns on interpolated conditions, with weight BETA (0: off).
     #[arg(long, value_name = "BETA", allow_negative_numbers = true)]
     pub gan_int: Option<f64>,
+    /// Weight of the mode-seeking term in G's loss (0: off).
+    #[arg(long, value_name = "W", allow_negative_numbers = true)]
+    pub mode_seeking: Option<f64>,
+    /// The mode-seeking term's cap on its ratio (inf: none).
+    #[arg(long, value_name = "R")]
+    pub mode_seeking_cap: Option<f64>,
+    /// D's normalisation after its first two convs.
+    #[arg(long, value_enum)]
+    pub d_norm: Option<DNorm>,
+    /// D's activation.
+    #[arg(long, value_enum)]
+    pub d_activation: Option<Activation>,
+    /// A minibatch-standard-deviation map at D's 4x4 stage.
+    #[arg(long, value_name = "BOOL")]
+    pub minibatch_std: Option<bool>,
+    /// Spectral normalisation of D's weights.
+    #[arg(long, value_name = "BOOL")]
+    pub spectral_norm: Option<bool>,
+    /// D's learning rate = lr x this (two time-scale update rule).
+    #[arg(long, value_name = "X", allow_negative_numbers = true)]
+    pub lr_d_scale: Option<f64>,
     /// Plain progress lines even on a terminal.
     #[arg(long)]
     pub no_progress_bar: bool,
@@ -190,10 +216,10 @@ impl TrainArgs {
         // an explicit --config replaces it.
         let base = match &self.resume {
             Some(run) => train::run_config(run)?,
-            None => Config::default(),
+            None => self.preset.unwrap_or_default().config(),
         };
         let mut cfg = match &self.config {
-            Some(path) => Config::load(path)?,
+            Some(path) => Config::load(path, self.preset)?,
             None => base,
         };
         macro_rules! set {
@@ -210,7 +236,14 @@ impl TrainArgs {
             d_loss,
             k_steps,
             eval_every,
-            gan_int
+            gan_int,
+            mode_seeking,
+            mode_seeking_cap,
+            d_norm,
+            d_activation,
+            minibatch_std,
+            spectral_norm,
+            lr_d_scale
         );
         cfg.validate()?;
         let target = match (&self.resume, &self.run_dir) {
@@ -268,37 +301,43 @@ fn run_judge(a: &JudgeArgs) -> Result<(), train::TrainError> {
     Ok(())
 }
 
-/// A run's G at a checkpoint, with the run's config.
-fn load_run(run: &std::path::Path, step: Option<u64>) -> Result<(Gan, u64), train::TrainError> {
-    let cfg = train::run_config(run)?;
-    let mut gan = Gan::new(&cfg);
-    let state = checkpoint::load(&checkpoint::find(run, step)?, &mut gan)?;
-    Ok((gan, state.step))
+/// A run's G at a checkpoint (the latest, or `step`), with its manifest and step.
+fn load_generator(
+    run: &std::path::Path,
+    step: Option<u64>,
+) -> Result<(Generator<f32, Cpu>, GeneratorManifest, u64), train::TrainError> {
+    let dir = checkpoint::find(run, step)?;
+    let (g, how) = checkpoint::load_generator(&dir)?;
+    Ok((g, how, checkpoint::step_of(&dir)?))
 }
 
 fn run_eval(a: &EvalArgs) -> Result<(), train::TrainError> {
     let t = std::time::Instant::now();
-    let (gan, what) = match &a.run {
+    let (generator, what) = match &a.run {
         Some(run) if !a.real_data => {
-            let (gan, step) = load_run(run, a.checkpoint)?;
-            (Some(gan), format!("{} at step {step}", run.display()))
+            let (g, how, step) = load_generator(run, a.checkpoint)?;
+            (Some((g, how)), format!("{} at step {step}", run.display()))
         }
         _ => (None, "real MNIST test images standing in for G".to_string()),
     };
+    // The run's data_dir if its config says one, else the default.
+    let run_data_dir = a
+        .run
+        .as_ref()
+        .filter(|_| !a.real_data)
+        .and_then(|run| train::run_config(run).ok())
+        .map(|cfg| cfg.data_dir);
     let data_dir = a
         .data_dir
         .clone()
-        .or_else(|| gan.as_ref().map(|g| g.config().data_dir.clone()));
-    let data_dir = data_dir.unwrap_or_else(|| PathBuf::from("data/mnist"));
+        .or(run_data_dir)
+        .unwrap_or_else(|| PathBuf::from("data/mnist"));
     let judge = Judge::load_or_train(&a.judge, &data_dir, &mut |m| eprintln!("cgan: {m}"))?;
     let mnist = load_mnist(&data_dir, judge::RANGE)?;
     let n = a.samples as usize;
     let reference = Reference::new(&judge, &mnist, n, a.seed);
-    let (images, labels) = match gan {
-        Some(mut gan) => {
-            let cfg = gan.config().clone();
-            eval::generated(&mut gan.g, &gan.dev, &cfg, n, a.seed)
-        }
+    let (images, labels) = match generator {
+        Some((mut g, how)) => eval::generated(&mut g, &how, n, a.seed),
         None => eval::real(&mnist, n, a.seed),
     };
     let m = eval::score(&judge, &reference, &images, &labels);
@@ -345,7 +384,7 @@ fn run_eval(a: &EvalArgs) -> Result<(), train::TrainError> {
 }
 
 fn run_generate(a: &GenerateArgs) -> Result<(), train::TrainError> {
-    let (mut gan, step) = load_run(&a.run, a.checkpoint)?;
+    let (mut g, how, step) = load_generator(&a.run, a.checkpoint)?;
     let (layout, what) = match (&a.interpolate_digits, a.interpolate_z, a.style_grid, a.digit) {
         (Some(ab), _, _, _) => (
             Layout::InterpolateDigits(ab[0], ab[1]),
@@ -356,8 +395,7 @@ fn run_generate(a: &GenerateArgs) -> Result<(), train::TrainError> {
         (None, false, false, Some(d)) => (Layout::Digit(d), format!("digit_{d}")),
         (None, false, false, None) => (Layout::All, "all".to_string()),
     };
-    let cfg = gan.config().clone();
-    let grid = generate(&mut gan.g, &gan.dev, &cfg, layout, a.rows as usize, a.seed);
+    let grid = generate(&mut g, &how, layout, a.rows as usize, a.seed);
     let out = match &a.out {
         Some(p) => p.clone(),
         None => a

@@ -1,10 +1,56 @@
-//! The run configuration: every field has a default (the article's network and
-//! settings), a TOML form saved as `<run>/config.toml`, and a validation that rejects bad
-//! values with one line naming the key before anything runs.
+//! The run configuration: every field has a default (the default preset's), a TOML form
+//! saved as `<run>/config.toml`, and a validation that rejects bad values with one line
+//! naming the key before anything runs.
+//!
+//! A preset is only a set of values for the documented keys: a config resolves as the
+//! preset's values (the `preset` key, or the default preset), then the keys a file sets,
+//! then the command-line flags.
 
-use crate::model::{NoiseKind, OutputActivation};
+use crate::models::{Activation, DNorm, DiscriminatorSpec, NoiseKind, OutputActivation};
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
+
+/// A named set of values for the config keys.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "kebab-case")]
+pub enum Preset {
+    /// The article's network and settings, exactly: learns the condition, then ignores
+    /// the noise (every sample of a digit alike after ~5000 steps).
+    Article,
+    /// The answer to the article's open problem (the default): the article's G, D without
+    /// BatchNorm and with LeakyReLU, the paper's loss weights and a mode-seeking term.
+    #[default]
+    ModeSeeking,
+}
+
+impl Preset {
+    /// Every preset, in the order the README lists them.
+    pub const ALL: [Preset; 2] = [Preset::Article, Preset::ModeSeeking];
+
+    /// The preset's name as the config and `--preset` spell it.
+    pub fn name(self) -> &'static str {
+        match self {
+            Preset::Article => "article",
+            Preset::ModeSeeking => "mode-seeking",
+        }
+    }
+
+    /// The full config of this preset.
+    pub fn config(self) -> Config {
+        let article = Config::article();
+        match self {
+            Preset::Article => article,
+            Preset::ModeSeeking => Config {
+                preset: self,
+                d_loss: DLoss::Reed,
+                d_norm: DNorm::None,
+                d_activation: Activation::LeakyRelu,
+                mode_seeking: 1.0,
+                ..article
+            },
+        }
+    }
+}
 
 /// How D's three terms add up.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
@@ -21,6 +67,9 @@ pub enum DLoss {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct Config {
+    /// The preset these values started from (a label once resolved: every key below is
+    /// explicit in a run's config.toml).
+    pub preset: Preset,
     /// Run name: the suffix of the run directory.
     pub name: String,
     /// Seed of every random draw (weights, data order, wrong labels, noise).
@@ -61,6 +110,23 @@ pub struct Config {
     /// GAN-INT weight beta: G also learns on interpolated conditions t c1 + (1 - t) c2
     /// (Reed et al.); 0 turns it off.
     pub gan_int: f64,
+    /// D's learning rate is `lr * lr_d_scale` (two time-scale update rule; 1: the same).
+    pub lr_d_scale: f64,
+    /// Weight of the mode-seeking term in G's loss (Mao et al. 2019; 0: off): half of G's
+    /// batch repeats the other half's labels with fresh noise, and G's loss gains
+    /// `mode_seeking / (ratio + MS_EPS)`, `ratio` = mean |G(z1, c) - G(z2, c)| / mean |z1 - z2|.
+    pub mode_seeking: f64,
+    /// The mode-seeking term stops paying above this ratio (real digits score ~0.42 with
+    /// uniform z): more "diversity" than that is noise. `inf` is MSGAN's unbounded term.
+    pub mode_seeking_cap: f64,
+    /// D's normalisation after its first two convs: `batch` (the article) or `none`.
+    pub d_norm: DNorm,
+    /// D's activation: `relu` (the article) or `leaky_relu` (slope 0.2).
+    pub d_activation: Activation,
+    /// A minibatch-standard-deviation map beside the label map at D's 4x4 stage.
+    pub minibatch_std: bool,
+    /// Spectral normalisation of every weight of D (one power iteration per D step).
+    pub spectral_norm: bool,
     /// Judge metrics (`eval/...`) every this many steps (0: never).
     pub eval_every: u64,
     /// Generated samples per evaluation.
@@ -70,8 +136,16 @@ pub struct Config {
 }
 
 impl Default for Config {
+    /// The default preset's config.
     fn default() -> Self {
+        Preset::default().config()
+    }
+}
+
+impl Config {
+    fn article() -> Self {
         Self {
+            preset: Preset::Article,
             name: "cgan".into(),
             seed: 42,
             steps: 6000,
@@ -91,6 +165,13 @@ impl Default for Config {
             data_dir: PathBuf::from("data/mnist"),
             train_images: 0,
             gan_int: 0.0,
+            lr_d_scale: 1.0,
+            mode_seeking: 0.0,
+            mode_seeking_cap: 0.4,
+            d_norm: DNorm::Batch,
+            d_activation: Activation::Relu,
+            minibatch_std: false,
+            spectral_norm: false,
             eval_every: 1000,
             eval_samples: 1000,
             judge_dir: PathBuf::from(crate::judge::DEFAULT_DIR),
@@ -123,17 +204,49 @@ pub enum ConfigError {
 }
 
 impl Config {
-    /// Reads a TOML config; missing keys take their defaults, unknown keys are errors.
-    pub fn load(path: &Path) -> Result<Self, ConfigError> {
+    /// Reads a TOML config: `preset` when given, else the preset the file names, else
+    /// the default preset; then the keys the file sets. Unknown keys are errors.
+    pub fn load(path: &Path, preset: Option<Preset>) -> Result<Self, ConfigError> {
+        Self::load_or(path, preset, Preset::default())
+    }
+
+    /// Reads a run's `config.toml`. One without a `preset` key predates presets: it was
+    /// the article's.
+    pub fn load_run(path: &Path) -> Result<Self, ConfigError> {
+        Self::load_or(path, None, Preset::Article)
+    }
+
+    fn load_or(path: &Path, preset: Option<Preset>, fallback: Preset) -> Result<Self, ConfigError> {
         let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
             path: path.into(),
             source,
         })?;
-        let cfg: Config = toml::from_str(&text).map_err(|e| ConfigError::Parse {
+        let parse = |e: toml::de::Error| ConfigError::Parse {
             path: path.into(),
             message: e.message().lines().next().unwrap_or("parse error").to_string(),
+        };
+        let mut table: toml::Table = toml::from_str(&text).map_err(parse)?;
+        let preset = match (preset, table.remove("preset")) {
+            (Some(p), _) => p,
+            (None, Some(v)) => v.try_into().map_err(parse)?,
+            (None, None) => fallback,
+        };
+        let mut merged = toml::Table::try_from(preset.config()).map_err(|e| ConfigError::Parse {
+            path: path.into(),
+            message: e.to_string(),
         })?;
-        Ok(cfg)
+        merged.extend(table);
+        toml::Value::Table(merged).try_into().map_err(parse)
+    }
+
+    /// What D is made of.
+    pub fn discriminator(&self) -> DiscriminatorSpec {
+        DiscriminatorSpec {
+            norm: self.d_norm,
+            activation: self.d_activation,
+            minibatch_std: self.minibatch_std,
+            spectral_norm: self.spectral_norm,
+        }
     }
 
     /// The config as TOML, as saved in a run directory.
@@ -185,6 +298,29 @@ impl Config {
             return bad(format!(
                 "gan_int must be a number >= 0 (0 turns it off), got {}",
                 self.gan_int
+            ));
+        }
+        for (key, v) in [("lr_d_scale", self.lr_d_scale)] {
+            if !(v > 0.0 && v.is_finite()) {
+                return bad(format!("{key} must be a positive number, got {v}"));
+            }
+        }
+        if !(self.mode_seeking >= 0.0 && self.mode_seeking.is_finite()) {
+            return bad(format!(
+                "mode_seeking must be a number >= 0 (0 turns it off), got {}",
+                self.mode_seeking
+            ));
+        }
+        if self.mode_seeking_cap.is_nan() || self.mode_seeking_cap <= 0.0 {
+            return bad(format!(
+                "mode_seeking_cap must be a positive number (inf: no cap), got {}",
+                self.mode_seeking_cap
+            ));
+        }
+        if self.mode_seeking > 0.0 && self.batch_size < 2 {
+            return bad(format!(
+                "batch_size must be at least 2 with mode_seeking (it pairs samples), got {}",
+                self.batch_size
             ));
         }
         if self.eval_every > 0 && !(200..=10_000).contains(&self.eval_samples) {

@@ -2,11 +2,12 @@
 //! the Frechet distance between judge features and its real-vs-real floor, and
 //! intra-class diversity relative to real data (the mode-collapse alarm).
 
+use crate::checkpoint::GeneratorManifest;
 use crate::data::{Mnist, PIXELS};
 use crate::judge::{argmax, Judge, FEATURES};
-use crate::model::{one_hot, sample_noise, Generator, NUM_CLASSES};
-use crate::ops::batch_norm::Mode;
+use crate::models::{one_hot_rows, sample_noise, Generator, NUM_CLASSES};
 use crate::rng::{stream_rng, Stream};
+use crate::sample::draw;
 use dfdx::prelude::*;
 use nalgebra::{DMatrix, DVector, SymmetricEigen};
 use rand::seq::SliceRandom;
@@ -205,26 +206,14 @@ pub fn score(judge: &Judge, reference: &Reference, images: &[f32], labels: &[u8]
     }
 }
 
-/// `n` generated samples, digits in turn (0, 1, ..., 9, 0, ...), G on running
-/// statistics, rescaled to the judge's range. Seeded by `seed`.
-pub fn generated(
-    g: &mut Generator<f32, Cpu>,
-    dev: &Cpu,
-    cfg: &crate::config::Config,
-    n: usize,
-    seed: u64,
-) -> (Vec<f32>, Vec<u8>) {
+/// `n` generated samples, digits in turn (0, 1, ..., 9, 0, ...), rescaled to the judge's
+/// range. Seeded by `seed`.
+pub fn generated(g: &mut Generator<f32, Cpu>, how: &GeneratorManifest, n: usize, seed: u64) -> (Vec<f32>, Vec<u8>) {
     let labels: Vec<u8> = (0..n).map(|i| (i % NUM_CLASSES) as u8).collect();
     let mut rng = stream_rng(seed, Stream::Tool, 2);
-    let mut images = Vec::with_capacity(n * PIXELS);
-    for chunk in labels.chunks(500) {
-        let z = sample_noise(dev, chunk.len(), cfg.noise, &mut rng);
-        images.extend(
-            g.forward(z, one_hot(dev, chunk), Mode::Eval, cfg.output_activation)
-                .as_vec(),
-        );
-    }
-    crate::judge::to_judge_range(&mut images, cfg.output_activation.range());
+    let z = sample_noise(&Cpu::default(), n, how.noise, &mut rng).as_vec();
+    let mut images = draw(g, how, &z, &one_hot_rows(&labels));
+    crate::judge::to_judge_range(&mut images, how.output_activation.range());
     (images, labels)
 }
 

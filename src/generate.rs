@@ -1,11 +1,11 @@
 //! `cgan generate`: PNG grids from a checkpoint, like the article's `generate.py`, plus
 //! walks through z and through the condition (GAN-INT style) and the style grid.
 
-use crate::config::Config;
+use crate::checkpoint::GeneratorManifest;
 use crate::grid::{tile, Grid};
-use crate::model::{sample_noise, Condition, Generator, NOISE_DIM, NUM_CLASSES};
-use crate::ops::batch_norm::Mode;
+use crate::models::{sample_noise, Generator, NOISE_DIM, NUM_CLASSES};
 use crate::rng::{stream_rng, Stream};
+use crate::sample::draw;
 use dfdx::prelude::*;
 
 /// What to draw. Every grid has 10 columns and `rows` rows.
@@ -65,16 +65,14 @@ fn inputs(layout: Layout, rows: usize, noise: &[f32], extra: &[f32]) -> (Vec<f32
     (z, c)
 }
 
-/// Draws the grid with G (BatchNorm on running statistics). The same seed gives the same
-/// bytes.
-pub fn generate(g: &mut Generator<f32, Cpu>, dev: &Cpu, cfg: &Config, layout: Layout, rows: usize, seed: u64) -> Grid {
+/// Draws the grid with G. The same seed gives the same bytes.
+pub fn generate(g: &mut Generator<f32, Cpu>, how: &GeneratorManifest, layout: Layout, rows: usize, seed: u64) -> Grid {
     let cells = rows * NUM_CLASSES;
+    let dev = Cpu::default();
     let mut rng = stream_rng(seed, Stream::Tool, 3);
-    let noise = sample_noise(dev, cells, cfg.noise, &mut rng).as_vec();
-    let extra = sample_noise(dev, rows, cfg.noise, &mut rng).as_vec();
+    let noise = sample_noise(&dev, cells, how.noise, &mut rng).as_vec();
+    let extra = sample_noise(&dev, rows, how.noise, &mut rng).as_vec();
     let (z, c) = inputs(layout, rows, &noise, &extra);
-    let z = dev.tensor_from_vec(z, (cells, Const));
-    let c: Condition<Cpu> = dev.tensor_from_vec(c, (cells, Const));
-    let images = g.forward(z, c, Mode::Eval, cfg.output_activation).as_vec();
-    tile(&images, NUM_CLASSES, cfg.output_activation.range())
+    let images = draw(g, how, &z, &c);
+    tile(&images, NUM_CLASSES, how.output_activation.range())
 }

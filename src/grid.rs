@@ -1,7 +1,7 @@
 //! Image grids: generated or real digits tiled into one picture, as RGB bytes for
 //! TensorBoard and as PNG files on disk.
 
-use crate::model::IMAGE_SIDE;
+use crate::models::IMAGE_SIDE;
 use std::path::Path;
 
 /// Pixels of padding between tiles (and around the grid).

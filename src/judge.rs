@@ -4,7 +4,7 @@
 
 use crate::data::{load_mnist, Split, PIXELS};
 use crate::layers::Conv2D;
-use crate::model::{Images, IMAGE_SIDE, NUM_CLASSES};
+use crate::models::{Images, IMAGE_SIDE, NUM_CLASSES};
 use crate::ops::Img;
 use crate::optim::Adam;
 use crate::rng::{stream_rng, Stream};

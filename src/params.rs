@@ -72,22 +72,22 @@ pub fn grads<M: TensorCollection<f32, D>, D: Device<f32>>(model: &M, grads: &Gra
 
 /// Number of trainable scalars.
 pub fn trainable_count<M: TensorCollection<f32, D>, D: Device<f32>>(model: &M) -> usize {
-    params(model)
-        .iter()
-        .filter(|p| p.trainable)
-        .map(|p| p.values.len())
-        .sum()
+    count(&params(model))
 }
 
-/// A table of every tensor of `model`: name, shape, count, and the trainable total.
-pub fn summary<M: TensorCollection<f32, D>, D: Device<f32>>(title: &str, model: &M) -> String {
-    let ps = params(model);
+/// Number of trainable scalars among `ps`.
+pub fn count(ps: &[Param]) -> usize {
+    ps.iter().filter(|p| p.trainable).map(|p| p.values.len()).sum()
+}
+
+/// A table of the tensors `ps` of a model: name, shape, count, and the trainable total.
+pub fn summary(title: &str, ps: &[Param]) -> String {
     let mut out = format!("{title}\n");
-    for p in &ps {
+    for p in ps {
         let shape: Vec<String> = p.shape.iter().map(|d| d.to_string()).collect();
         let note = if p.trainable { "" } else { " (not trained)" };
         out += &format!("  {:<24} [{}] {}{note}\n", p.name, shape.join(", "), p.values.len());
     }
-    out += &format!("  trainable parameters: {}\n", trainable_count(model));
+    out += &format!("  trainable parameters: {}\n", count(ps));
     out
 }

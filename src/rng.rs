@@ -9,7 +9,7 @@ use rand::SeedableRng;
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[repr(u64)]
 pub enum Stream {
-    /// Model weight initialisation.
+    /// Model initialisation: [`INIT_WEIGHTS`], [`INIT_SPECTRAL`].
     Init = 1,
     /// Order of the training set in one epoch (index = epoch).
     Shuffle = 2,
@@ -22,6 +22,11 @@ pub enum Stream {
     /// Anything a tool draws outside training (generation, evaluation).
     Tool = 6,
 }
+
+/// Index in [`Stream::Init`] of the seed of every weight (G's, then D's).
+pub const INIT_WEIGHTS: u64 = 0;
+/// Index in [`Stream::Init`] of D's spectral-norm power-iteration vectors.
+pub const INIT_SPECTRAL: u64 = 1;
 
 /// SplitMix64's finaliser: a bijective mix, so distinct inputs never collide.
 fn mix(mut z: u64) -> u64 {

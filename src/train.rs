@@ -1,6 +1,7 @@
 //! The training loop around the GAN-CLS step: run directory, resume, TensorBoard
 //! summaries, progress, checkpoints, and a stop on a non-finite loss.
 
+use crate::checkpoint::Manifest;
 use crate::checkpoint::{self, CheckpointError};
 use crate::config::{Config, ConfigError};
 use crate::data::{load_mnist, DataError, Dataset};
@@ -8,10 +9,10 @@ use crate::eval::{self, Reference};
 use crate::gan::{Gan, StepStats};
 use crate::grid::{tile, Grid};
 use crate::judge::Judge;
-use crate::model::{one_hot, sample_noise, NUM_CLASSES};
-use crate::ops::batch_norm::Mode;
+use crate::models::{one_hot_rows, sample_noise, NOISE_DIM, NUM_CLASSES};
 use crate::params;
 use crate::rng::{stream_rng, Stream};
+use crate::sample::draw;
 use crate::summary::Summaries;
 use dfdx::prelude::*;
 use std::path::{Path, PathBuf};
@@ -95,7 +96,7 @@ pub fn run_config(run: &Path) -> Result<Config, TrainError> {
             why: "no config.toml here: not a run directory written by `cgan train`".into(),
         });
     }
-    Ok(Config::load(&path)?)
+    Ok(Config::load_run(&path)?)
 }
 
 /// How progress is shown.
@@ -160,6 +161,7 @@ impl Progress for Lines {
 fn check_finite(stats: &StepStats, step: u64, run: &Path) -> Result<(), TrainError> {
     for (what, value) in [
         ("loss/generator", stats.loss_g),
+        ("loss/mode_seeking", stats.mode_seeking),
         ("loss/discriminator", stats.loss_d),
         ("loss/d_real_right", stats.d_real_right),
         ("loss/d_real_wrong", stats.d_real_wrong),
@@ -193,22 +195,20 @@ pub struct Samples {
     pub digits: Vec<Grid>,
 }
 
-/// Draws G(z_fixed[r], d) for every row r and digit d (BatchNorm on running statistics).
+/// Draws G(z_fixed[r], d) for every row r and digit d.
 pub fn samples(gan: &mut Gan, fixed: &[f32]) -> Samples {
     let cfg = gan.config().clone();
-    let rows = fixed.len() / crate::model::NOISE_DIM;
-    let mut z = Vec::with_capacity(rows * NUM_CLASSES * crate::model::NOISE_DIM);
+    let how = Manifest::of(&cfg).generator;
+    let rows = fixed.len() / NOISE_DIM;
+    let mut z = Vec::with_capacity(rows * NUM_CLASSES * NOISE_DIM);
     let mut labels = Vec::with_capacity(rows * NUM_CLASSES);
     for r in 0..rows {
         for d in 0..NUM_CLASSES as u8 {
-            z.extend_from_slice(&fixed[r * crate::model::NOISE_DIM..][..crate::model::NOISE_DIM]);
+            z.extend_from_slice(&fixed[r * NOISE_DIM..][..NOISE_DIM]);
             labels.push(d);
         }
     }
-    let n = labels.len();
-    let z = gan.dev.tensor_from_vec(z, (n, Const));
-    let c = one_hot(&gan.dev, &labels);
-    let images = gan.g.forward(z, c, Mode::Eval, cfg.output_activation).as_vec();
+    let images = draw(&mut gan.g, &how, &z, &one_hot_rows(&labels));
     let range = cfg.output_activation.range();
     let px = crate::data::PIXELS;
     let digits = (0..NUM_CLASSES)
@@ -271,7 +271,8 @@ impl Evaluator {
 
     fn run(&mut self, gan: &mut Gan, tb: &mut Summaries, step: u64, run: &Path) -> Result<(), TrainError> {
         let cfg = gan.config().clone();
-        let (images, labels) = eval::generated(&mut gan.g, &gan.dev, &cfg, cfg.eval_samples, cfg.seed);
+        let how = Manifest::of(&cfg).generator;
+        let (images, labels) = eval::generated(&mut gan.g, &how, cfg.eval_samples, cfg.seed);
         let m = eval::score(&self.judge, &self.reference, &images, &labels);
         for (tag, v) in [
             ("eval/conditional_accuracy", m.conditional_accuracy),
@@ -358,6 +359,10 @@ fn summarise(tb: &mut Summaries, gan: &mut Gan, fixed: &[f32], at: Point, run: &
     ] {
         tb.scalar(tag, v, step);
     }
+    if gan.config().mode_seeking > 0.0 {
+        tb.scalar("loss/mode_seeking", stats.mode_seeking, step);
+        tb.scalar("loss/mode_seeking_ratio", stats.mode_seeking_ratio, step);
+    }
     let s = samples(gan, fixed);
     tb.image("samples/all", &s.all, step);
     for (d, grid) in s.digits.iter().enumerate() {
@@ -373,10 +378,7 @@ fn summarise(tb: &mut Summaries, gan: &mut Gan, fixed: &[f32], at: Point, run: &
         .collect::<Vec<f32>>();
     tb.image("real/batch", &tile(&real, 8, range), step);
     if histograms {
-        for (net, ps) in [
-            ("generator", params::params(&gan.g)),
-            ("discriminator", params::params(&gan.d)),
-        ] {
+        for (net, ps) in [("generator", params::params(&gan.g)), ("discriminator", gan.d.params())] {
             for p in ps.iter().filter(|p| p.trainable) {
                 tb.histogram(&format!("weights/{net}/{}", p.name), &p.values, step);
             }

@@ -1,12 +1,14 @@
 //! `cgan generate` grids and evaluation during training, on a tiny real run.
 
-use cgan::checkpoint;
+use cgan::checkpoint::{self, GeneratorManifest};
 use cgan::cli::{Cli, Command};
 use cgan::config::Config;
 use cgan::gan::Gan;
 use cgan::generate::{generate, Layout};
+use cgan::models::Generator;
 use cgan::train::{self, Best, Lines, Target};
 use clap::Parser;
+use dfdx::prelude::*;
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
@@ -38,17 +40,36 @@ fn tiny_run() -> &'static PathBuf {
     })
 }
 
-fn gan_at(step: u64) -> Gan {
-    let run = tiny_run();
-    let mut gan = Gan::new(&train::run_config(run).unwrap());
-    checkpoint::load(&checkpoint::find(run, Some(step)).unwrap(), &mut gan).unwrap();
-    gan
+/// G at `step` and its manifest, loaded as generation does: G's file and the manifest only.
+fn g_at(step: u64) -> (Generator<f32, Cpu>, GeneratorManifest) {
+    checkpoint::load_generator(&checkpoint::find(tiny_run(), Some(step)).unwrap()).unwrap()
+}
+
+#[test]
+fn generation_needs_only_g_and_its_manifest() {
+    let src = checkpoint::find(tiny_run(), Some(4)).unwrap();
+    let dir = std::env::temp_dir().join(format!("cgan-g-only-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    for f in ["g.safetensors", "manifest.toml"] {
+        std::fs::copy(src.join(f), dir.join(f)).unwrap();
+    }
+    let (mut g, how) = checkpoint::load_generator(&dir).unwrap();
+    let (mut g4, how4) = g_at(4);
+    assert_eq!(how, how4);
+    assert_eq!(
+        generate(&mut g, &how, Layout::All, 2, 1).to_png(),
+        generate(&mut g4, &how4, Layout::All, 2, 1).to_png()
+    );
+    std::fs::remove_file(dir.join("manifest.toml")).unwrap();
+    let err = checkpoint::load_generator(&dir).unwrap_err().to_string();
+    assert!(err.contains("manifest.toml") && err.contains("missing"), "{err}");
+    let _ = std::fs::remove_dir_all(&dir);
 }
 
 #[test]
 fn every_layout_is_a_ten_column_grid_and_the_same_seed_gives_the_same_bytes() {
-    let mut gan = gan_at(4);
-    let cfg = gan.config().clone();
+    let (mut g, how) = g_at(4);
     let layouts = [
         Layout::All,
         Layout::Digit(7),
@@ -59,11 +80,11 @@ fn every_layout_is_a_ten_column_grid_and_the_same_seed_gives_the_same_bytes() {
     ];
     let mut pngs = Vec::new();
     for layout in layouts {
-        let a = generate(&mut gan.g, &gan.dev, &cfg, layout, 3, 5);
+        let a = generate(&mut g, &how, layout, 3, 5);
         assert_eq!((a.width, a.height), (10 * 30 + 2, 3 * 30 + 2), "{layout:?}");
-        let b = generate(&mut gan.g, &gan.dev, &cfg, layout, 3, 5);
+        let b = generate(&mut g, &how, layout, 3, 5);
         assert_eq!(a.to_png(), b.to_png(), "{layout:?}: same seed, same PNG");
-        let c = generate(&mut gan.g, &gan.dev, &cfg, layout, 3, 6);
+        let c = generate(&mut g, &how, layout, 3, 6);
         assert_ne!(a.rgb, c.rgb, "{layout:?}: the seed matters");
         pngs.push(a.rgb);
     }
@@ -73,10 +94,9 @@ fn every_layout_is_a_ten_column_grid_and_the_same_seed_gives_the_same_bytes() {
 
 #[test]
 fn checkpoints_differ_and_a_missing_one_names_the_ones_there() {
-    let (mut g2, mut g4) = (gan_at(2), gan_at(4));
-    let cfg = g2.config().clone();
-    let a = generate(&mut g2.g, &g2.dev, &cfg, Layout::All, 1, 0);
-    let b = generate(&mut g4.g, &g4.dev, &cfg, Layout::All, 1, 0);
+    let ((mut g2, how), (mut g4, _)) = (g_at(2), g_at(4));
+    let a = generate(&mut g2, &how, Layout::All, 1, 0);
+    let b = generate(&mut g4, &how, Layout::All, 1, 0);
     assert_ne!(a.rgb, b.rgb);
     let err = checkpoint::find(tiny_run(), Some(3)).unwrap_err().to_string();
     assert!(

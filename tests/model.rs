@@ -1,10 +1,13 @@
-//! The article's tests, in Rust: shapes of G and D first, then that every parameter
-//! learns and that optimisation steps run and change the weights.
+//! The article's tests, in Rust, for every preset and D variant: shapes of G and D first,
+//! then that every parameter learns and that optimisation steps run and change the
+//! weights.
 
-use cgan::config::Config;
+use cgan::config::{Config, Preset};
 use cgan::data::{Dataset, Split, PIXELS};
 use cgan::gan::Gan;
-use cgan::model::{one_hot, sample_noise, Discriminator, Generator, NoiseKind, OutputActivation};
+use cgan::models::{
+    one_hot, sample_noise, Activation, DNorm, Discriminator, DiscriminatorSpec, Generator, NoiseKind, OutputActivation,
+};
 use cgan::ops::batch_norm::Mode;
 use cgan::params;
 use dfdx::losses::binary_cross_entropy_with_logits_loss as bce;
@@ -14,6 +17,35 @@ use rstest::rstest;
 
 fn labels(rng: &mut StdRng, n: usize) -> Vec<u8> {
     (0..n).map(|_| rng.gen_range(0..10)).collect()
+}
+
+/// D of `preset` (seeded).
+fn discriminator(preset: Preset) -> Discriminator {
+    disc(preset.config().discriminator())
+}
+
+fn disc(spec: DiscriminatorSpec) -> Discriminator {
+    Discriminator::new(&Cpu::seed_from_u64(0), spec, &mut StdRng::seed_from_u64(9))
+}
+
+/// Every combination of D's settings.
+fn all_specs() -> Vec<DiscriminatorSpec> {
+    let mut out = Vec::new();
+    for norm in [DNorm::Batch, DNorm::None] {
+        for activation in [Activation::Relu, Activation::LeakyRelu] {
+            for minibatch_std in [false, true] {
+                for spectral_norm in [false, true] {
+                    out.push(DiscriminatorSpec {
+                        norm,
+                        activation,
+                        minibatch_std,
+                        spectral_norm,
+                    });
+                }
+            }
+        }
+    }
+    out
 }
 
 fn random_images(dev: &Cpu, rng: &mut StdRng, n: usize) -> Tensor<(usize, Const<28>, Const<28>, Const<1>), f32, Cpu> {
@@ -46,10 +78,13 @@ fn test_generate_image_with_condition(#[values(1, 7, 32)] n: usize) {
 }
 
 #[rstest]
-fn test_discriminate_real_with_right_condition(#[values(1, 7, 32)] n: usize) {
+fn test_discriminate_real_with_right_condition(
+    #[values(1, 7, 32)] n: usize,
+    #[values(Preset::Article, Preset::ModeSeeking)] preset: Preset,
+) {
     let dev = Cpu::seed_from_u64(0);
     let mut rng = StdRng::seed_from_u64(2);
-    let mut d = Discriminator::<f32, Cpu>::build(&dev);
+    let mut d = discriminator(preset);
     let logits = d.forward(
         random_images(&dev, &mut rng, n),
         one_hot(&dev, &labels(&mut rng, n)),
@@ -60,10 +95,13 @@ fn test_discriminate_real_with_right_condition(#[values(1, 7, 32)] n: usize) {
 }
 
 #[rstest]
-fn test_discriminate_real_with_wrong_condition(#[values(1, 7, 32)] n: usize) {
+fn test_discriminate_real_with_wrong_condition(
+    #[values(1, 7, 32)] n: usize,
+    #[values(Preset::Article, Preset::ModeSeeking)] preset: Preset,
+) {
     let dev = Cpu::seed_from_u64(0);
     let mut rng = StdRng::seed_from_u64(3);
-    let mut d = Discriminator::<f32, Cpu>::build(&dev);
+    let mut d = discriminator(preset);
     let right = labels(&mut rng, n);
     let wrong: Vec<u8> = right.iter().map(|l| (l + rng.gen_range(1..10)) % 10).collect();
     let images = random_images(&dev, &mut rng, n);
@@ -75,11 +113,14 @@ fn test_discriminate_real_with_wrong_condition(#[values(1, 7, 32)] n: usize) {
 }
 
 #[rstest]
-fn test_discriminate_generated_with_condition(#[values(1, 7, 32)] n: usize) {
+fn test_discriminate_generated_with_condition(
+    #[values(1, 7, 32)] n: usize,
+    #[values(Preset::Article, Preset::ModeSeeking)] preset: Preset,
+) {
     let dev = Cpu::seed_from_u64(0);
     let mut rng = StdRng::seed_from_u64(4);
     let mut g = Generator::<f32, Cpu>::build(&dev);
-    let mut d = Discriminator::<f32, Cpu>::build(&dev);
+    let mut d = discriminator(preset);
     let c = one_hot(&dev, &labels(&mut rng, n));
     let fake = g.forward(
         sample_noise(&dev, n, NoiseKind::Uniform, &mut rng),
@@ -91,10 +132,48 @@ fn test_discriminate_generated_with_condition(#[values(1, 7, 32)] n: usize) {
 }
 
 #[test]
-fn parameter_counts_match_the_article_network() {
+fn parameter_counts_match_the_article_network_and_its_variants() {
     let dev = Cpu::default();
     assert_eq!(params::trainable_count(&Generator::<f32, Cpu>::build(&dev)), 335_913);
-    assert_eq!(params::trainable_count(&Discriminator::<f32, Cpu>::build(&dev)), 99_089);
+    assert_eq!(discriminator(Preset::Article).trainable_count(), 99_089);
+    // Without BatchNorm: 2 x (16 + 32) scales and biases fewer.
+    assert_eq!(discriminator(Preset::ModeSeeking).trainable_count(), 99_089 - 96);
+    // The minibatch-std map is one more input channel of conv4: 128 x 3 x 3 weights.
+    let mbstd = DiscriminatorSpec {
+        minibatch_std: true,
+        ..Preset::Article.config().discriminator()
+    };
+    assert_eq!(disc(mbstd).trainable_count(), 99_089 + 1152);
+    // Spectral norm and the activation add no trainable tensor.
+    let sn = DiscriminatorSpec {
+        spectral_norm: true,
+        activation: Activation::LeakyRelu,
+        ..Preset::Article.config().discriminator()
+    };
+    assert_eq!(disc(sn).trainable_count(), 99_089);
+}
+
+#[test]
+fn every_d_variant_keeps_the_shape_contract_and_its_settings_change_the_output() {
+    let dev = Cpu::seed_from_u64(0);
+    let mut rng = StdRng::seed_from_u64(12);
+    let n = 6;
+    let images = random_images(&dev, &mut rng, n);
+    let c = one_hot(&dev, &labels(&mut rng, n));
+    let mut outputs: Vec<Vec<f32>> = Vec::new();
+    for spec in all_specs() {
+        let mut d = disc(spec);
+        assert_eq!(d.spec(), spec);
+        let logits = d.forward(images.clone(), c.clone(), Mode::Train);
+        assert_eq!(logits.shape().concrete(), [n, 1], "{spec:?}");
+        let v = logits.as_vec();
+        assert!(v.iter().all(|x| x.is_finite()), "{spec:?}");
+        assert!(
+            !outputs.contains(&v),
+            "{spec:?} gives the same logits as another variant"
+        );
+        outputs.push(v);
+    }
 }
 
 fn assert_all_nonzero(what: &str, grads: Vec<params::Param>) {
@@ -113,13 +192,15 @@ fn assert_all_nonzero(what: &str, grads: Vec<params::Param>) {
     }
 }
 
-#[test]
-fn every_parameter_of_g_and_d_gets_a_gradient() {
+#[rstest]
+fn every_parameter_of_g_and_d_gets_a_gradient(
+    #[values(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15)] variant: usize,
+) {
     let dev = Cpu::seed_from_u64(5);
     let mut rng = StdRng::seed_from_u64(5);
     let n = 8;
     let mut g = Generator::<f32, Cpu>::build(&dev);
-    let mut d = Discriminator::<f32, Cpu>::build(&dev);
+    let mut d = disc(all_specs()[variant]);
     let c = one_hot(&dev, &labels(&mut rng, n));
     let z = sample_noise(&dev, n, NoiseKind::Uniform, &mut rng);
 
@@ -140,7 +221,7 @@ fn every_parameter_of_g_and_d_gets_a_gradient() {
         dev.ones_like(&(n, Const)),
     )
     .backward();
-    assert_all_nonzero("D", params::grads(&d, &grads));
+    assert_all_nonzero("D", d.grads(&grads));
 }
 
 fn random_split(n: usize, seed: u64) -> Split {
@@ -151,15 +232,19 @@ fn random_split(n: usize, seed: u64) -> Split {
     }
 }
 
-#[test]
-fn optimisation_steps_run_and_change_the_weights() {
+#[rstest]
+fn optimisation_steps_run_and_change_the_weights(#[values(Preset::Article, Preset::ModeSeeking)] preset: Preset) {
     let cfg = Config {
         batch_size: 8,
-        ..Config::default()
+        spectral_norm: true,
+        minibatch_std: true,
+        ..preset.config()
     };
     let mut data = Dataset::new(random_split(64, 6), cfg.batch_size, cfg.seed).unwrap();
     let mut gan = Gan::new(&cfg);
-    let (g0, d0) = (params::params(&gan.g), params::params(&gan.d));
+    let (g0, d0) = (params::params(&gan.g), gan.d.params());
+    let sn0 = gan.d.spectral.clone();
+    assert_eq!(sn0.0.len(), 6, "conv1-4, label and out are normalised");
     for step in 0..3 {
         let s = gan.train_step(&mut data, step);
         for v in [s.loss_g, s.loss_d, s.d_real_right, s.d_real_wrong, s.d_fake] {
@@ -168,11 +253,17 @@ fn optimisation_steps_run_and_change_the_weights() {
         for p in [s.p_real_right, s.p_real_wrong, s.p_fake] {
             assert!((0.0..=1.0).contains(&p), "probability {p}");
         }
+        if cfg.mode_seeking > 0.0 {
+            assert!(s.mode_seeking > 0.0 && s.mode_seeking_ratio > 0.0, "{s:?}");
+        } else {
+            assert_eq!((s.mode_seeking, s.mode_seeking_ratio), (0.0, 0.0));
+        }
     }
-    for (before, after) in [(g0, params::params(&gan.g)), (d0, params::params(&gan.d))] {
+    assert_ne!(sn0, gan.d.spectral, "each D step runs a power iteration");
+    for (before, after) in [(g0, params::params(&gan.g)), (d0, gan.d.params())] {
         for (b, a) in before.iter().zip(&after) {
             if b.trainable {
-                assert_ne!(b.values, a.values, "{} did not change", b.name);
+                assert!(b.values != a.values, "{} did not change", b.name);
             }
         }
     }
@@ -185,7 +276,7 @@ fn discriminator_learns_a_fixed_batch() {
     let cfg = Config {
         batch_size: 16,
         lr: 2e-3,
-        ..Config::default()
+        ..Preset::Article.config()
     };
     let mut data = Dataset::new(random_split(16, 7), cfg.batch_size, cfg.seed).unwrap();
     let mut gan = Gan::new(&cfg);

@@ -1,10 +1,12 @@
-//! Sample-grid regression: the tiny seeded run of snapshots/regress.toml must draw the
-//! golden grid (within `regress::DEFAULT_TOLERANCE`), and `cgan regress` must flag a
-//! different grid, write a diff image, and touch no golden file.
+//! Sample-grid regression: the tiny seeded runs of snapshots/regress.toml (the article
+//! preset) and snapshots/regress_mode_seeking.toml (the default) must draw their golden
+//! grids (within `regress::DEFAULT_TOLERANCE`), and `cgan regress` must flag a different
+//! grid, write a diff image, and touch no golden file.
 
-use cgan::config::Config;
+use cgan::config::{Config, Preset};
 use cgan::regress::{self, RegressError, DEFAULT_TOLERANCE};
 use cgan::train::{self, Lines, Target};
+use rstest::rstest;
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
@@ -12,14 +14,31 @@ fn root() -> &'static Path {
     Path::new(env!("CARGO_MANIFEST_DIR"))
 }
 
-fn golden() -> PathBuf {
-    root().join("snapshots/regress_samples_all.png")
+/// The regression config and golden grid of `preset`.
+fn files(preset: Preset) -> (PathBuf, PathBuf) {
+    let stem = match preset {
+        Preset::Article => "regress".to_string(),
+        p => format!("regress_{}", p.name().replace('-', "_")),
+    };
+    (
+        root().join(format!("snapshots/{stem}.toml")),
+        root().join(format!("snapshots/{stem}_samples_all.png")),
+    )
 }
 
-fn regress_run(seed_override: Option<u64>) -> PathBuf {
-    let mut cfg = Config::load(&root().join("snapshots/regress.toml")).unwrap();
+fn golden() -> PathBuf {
+    files(Preset::Article).1
+}
+
+fn regress_run_of(preset: Preset, seed_override: Option<u64>) -> PathBuf {
+    let mut cfg = Config::load(&files(preset).0, None).unwrap();
+    assert_eq!(cfg.preset, preset, "the regression config names its preset");
     cfg.data_dir = root().join("data/mnist");
-    let tag = seed_override.map_or("golden".to_string(), |s| format!("seed{s}"));
+    let tag = format!(
+        "{}-{}",
+        preset.name(),
+        seed_override.map_or("golden".to_string(), |s| format!("seed{s}"))
+    );
     if let Some(s) = seed_override {
         cfg.seed = s;
     }
@@ -29,15 +48,32 @@ fn regress_run(seed_override: Option<u64>) -> PathBuf {
     dir
 }
 
+fn regress_run(seed_override: Option<u64>) -> PathBuf {
+    regress_run_of(Preset::Article, seed_override)
+}
+
 fn golden_run() -> &'static PathBuf {
     static RUN: OnceLock<PathBuf> = OnceLock::new();
     RUN.get_or_init(|| regress_run(None))
 }
 
-#[test]
-fn the_regression_run_draws_the_golden_grid() {
-    let diff = regress::check(golden_run(), &golden(), DEFAULT_TOLERANCE).unwrap_or_else(|e| panic!("{e}"));
+#[rstest]
+fn the_regression_run_of_every_preset_draws_its_golden_grid(
+    #[values(Preset::Article, Preset::ModeSeeking)] preset: Preset,
+) {
+    let run = match preset {
+        Preset::Article => golden_run().clone(),
+        p => regress_run_of(p, None),
+    };
+    let diff = regress::check(&run, &files(preset).1, DEFAULT_TOLERANCE).unwrap_or_else(|e| panic!("{preset:?}: {e}"));
     assert!(diff.mean_abs <= DEFAULT_TOLERANCE);
+}
+
+#[test]
+fn the_presets_golden_grids_differ() {
+    let (a, b) = (files(Preset::Article).1, files(Preset::ModeSeeking).1);
+    let diff = regress::compare(&regress::read_png(&a).unwrap(), &regress::read_png(&b).unwrap());
+    assert!(diff.mean_abs > 5.0 * DEFAULT_TOLERANCE, "{diff}");
 }
 
 #[test]

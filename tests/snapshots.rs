@@ -1,16 +1,17 @@
-//! insta snapshots of the interfaces a user sees: every subcommand's --help, the default
-//! config, the TensorBoard tags a short run writes (read back from the event file), and
+//! insta snapshots of the interfaces a user sees: every subcommand's --help, every
+//! preset's config, the TensorBoard tags a short run writes (read back from the event file), and
 //! the model summary. They live in the top-level snapshots/ directory.
 
 mod common;
 
 use cgan::cli::Cli;
-use cgan::config::Config;
-use cgan::model::{Discriminator, Generator};
+use cgan::config::{Config, Preset};
+use cgan::models::{Discriminator, Generator};
 use cgan::params;
 use cgan::train::{self, Lines, Target};
 use clap::CommandFactory;
 use dfdx::prelude::*;
+use rand::{rngs::StdRng, SeedableRng};
 use std::path::Path;
 
 fn settings() -> insta::Settings {
@@ -32,17 +33,26 @@ fn help_of_every_subcommand() {
 }
 
 #[test]
-fn default_config() {
-    settings().bind(|| insta::assert_snapshot!("default_config", Config::default().to_toml()));
+fn model_summary() {
+    let dev = Cpu::default();
+    let mut text = params::summary(
+        "Generator (every preset)",
+        &params::params(&Generator::<f32, Cpu>::build(&dev)),
+    );
+    for preset in Preset::ALL {
+        let cfg = preset.config();
+        let d = Discriminator::new(&dev, cfg.discriminator(), &mut StdRng::seed_from_u64(0));
+        text += &params::summary(&format!("Discriminator ({})", preset.name()), &d.params());
+    }
+    assert!(text.contains("trainable parameters: 335913") && text.contains("trainable parameters: 99089"));
+    settings().bind(|| insta::assert_snapshot!("model_summary", text));
 }
 
 #[test]
-fn model_summary() {
-    let dev = Cpu::default();
-    let text = params::summary("Generator", &Generator::<f32, Cpu>::build(&dev))
-        + &params::summary("Discriminator", &Discriminator::<f32, Cpu>::build(&dev));
-    assert!(text.contains("trainable parameters: 335913") && text.contains("trainable parameters: 99089"));
-    settings().bind(|| insta::assert_snapshot!("model_summary", text));
+fn config_of_every_preset() {
+    for preset in Preset::ALL {
+        settings().bind(|| insta::assert_snapshot!(format!("config_{}", preset.name()), preset.config().to_toml()));
+    }
 }
 
 #[test]

@@ -3,9 +3,10 @@
 
 use cgan::checkpoint;
 use cgan::cli::Cli;
-use cgan::config::{Config, DLoss};
+use cgan::config::{Config, DLoss, Preset};
 use cgan::data::{load_mnist, Dataset};
 use cgan::gan::Gan;
+use cgan::models::{Activation, DNorm};
 use cgan::train::{self, Lines, Target, TrainError};
 use clap::Parser;
 use std::path::{Path, PathBuf};
@@ -51,14 +52,26 @@ fn same_seed_same_losses_other_seed_other_losses() {
     let a = losses(&cfg, 3);
     assert_eq!(a, losses(&cfg, 3));
     assert_ne!(a, losses(&Config { seed: 7, ..cfg.clone() }, 3));
-    let reed = losses(
+    let sum = losses(
         &Config {
-            d_loss: DLoss::Reed,
+            d_loss: DLoss::Sum,
             ..cfg.clone()
         },
         1,
     );
-    assert_ne!(reed[0][1], a[0][1], "reed weighs D's terms differently");
+    assert_ne!(sum[0][1], a[0][1], "sum weighs D's terms differently from reed");
+    let no_ms = losses(
+        &Config {
+            mode_seeking: 0.0,
+            ..cfg.clone()
+        },
+        2,
+    );
+    assert_eq!(
+        no_ms[0][1], a[0][1],
+        "the mode-seeking term leaves D's first step alone"
+    );
+    assert_ne!(no_ms[0][0], a[0][0], "it pairs G's labels, so G's batch differs");
     let k2 = losses(
         &Config {
             k_steps: 2,
@@ -77,7 +90,7 @@ fn run_directory_holds_config_events_samples_and_checkpoints() {
     let dir = scratch("layout");
     let report = train::train(small(5), Target::New(dir.clone()), &mut Lines).unwrap();
     assert_eq!(report.steps, 5);
-    let saved = Config::load(&dir.join("config.toml")).unwrap();
+    let saved = Config::load_run(&dir.join("config.toml")).unwrap();
     assert_eq!(saved, small(5), "the resolved config is saved and reloads identically");
     let events: Vec<_> = std::fs::read_dir(&dir)
         .unwrap()
@@ -172,6 +185,31 @@ fn checkpoint_of_another_architecture_is_refused() {
 }
 
 #[test]
+fn checkpoint_of_another_preset_is_refused_naming_what_differs() {
+    let dir = scratch("preset-mismatch");
+    train::train(small(3), Target::New(dir.clone()), &mut Lines).unwrap();
+    let ck = dir.join("checkpoints/step-00000003");
+    let article = Config {
+        batch_size: 8,
+        ..Preset::Article.config()
+    };
+    let mut gan = Gan::new(&article);
+    let before = (cgan::params::params(&gan.g), gan.d.params());
+    let err = checkpoint::load(&ck, &mut gan).unwrap_err().to_string();
+    assert!(
+        err.contains("manifest.toml")
+            && err.contains("discriminator.norm = \"none\"")
+            && err.contains("discriminator.norm = \"batch\"")
+            && err.contains("discriminator.activation"),
+        "{err}"
+    );
+    assert!(!err.contains('\n'));
+    assert_eq!(before, (cgan::params::params(&gan.g), gan.d.params()), "nothing loaded");
+    // G alone loads whatever D it was trained with.
+    assert!(checkpoint::load_generator(&ck).is_ok());
+}
+
+#[test]
 fn resume_of_a_directory_that_is_not_a_run_is_an_error() {
     let dir = scratch("notarun");
     std::fs::create_dir_all(&dir).unwrap();
@@ -191,6 +229,9 @@ fn bad_values_are_rejected_before_anything_runs() {
         (vec!["--lr", "-0.1"], "lr"),
         (vec!["--k-steps", "0"], "k_steps"),
         (vec!["--summary-every", "0"], "summary_every"),
+        (vec!["--mode-seeking", "-1"], "mode_seeking"),
+        (vec!["--batch-size", "1"], "mode_seeking"),
+        (vec!["--lr-d-scale", "0"], "lr_d_scale"),
     ] {
         let dir = scratch("bad");
         let argv: Vec<&str> = ["cgan", "train", "--run-dir", dir.to_str().unwrap()]
@@ -218,12 +259,12 @@ fn config_file_with_unknown_key_or_bad_value_names_it() {
     std::fs::create_dir_all(&dir).unwrap();
     let path = dir.join("c.toml");
     std::fs::write(&path, "steps = 10\nlearning_rate = 0.1\n").unwrap();
-    let err = Config::load(&path).unwrap_err().to_string();
+    let err = Config::load(&path, None).unwrap_err().to_string();
     assert!(err.contains("learning_rate") && err.contains("c.toml"), "{err}");
     std::fs::write(&path, "d_loss = \"mean\"\n").unwrap();
-    assert!(Config::load(&path).unwrap_err().to_string().contains("mean"));
+    assert!(Config::load(&path, None).unwrap_err().to_string().contains("mean"));
     std::fs::write(&path, "steps = 10\nbatch_size = 4\n").unwrap();
-    let cfg = Config::load(&path).unwrap();
+    let cfg = Config::load(&path, None).unwrap();
     assert_eq!(
         (cfg.steps, cfg.batch_size, cfg.lr),
         (10, 4, 2e-4),
@@ -232,16 +273,86 @@ fn config_file_with_unknown_key_or_bad_value_names_it() {
 }
 
 #[test]
-fn default_config_is_the_articles() {
-    let c = Config::default();
+fn presets_are_sets_of_values_and_the_default_is_mode_seeking() {
+    let a = Preset::Article.config();
     assert_eq!(
-        (c.batch_size, c.lr, c.beta1, c.d_loss, c.k_steps),
-        (32, 2e-4, 0.5, DLoss::Sum, 1)
+        (a.batch_size, a.lr, a.beta1, a.d_loss, a.k_steps, a.mode_seeking),
+        (32, 2e-4, 0.5, DLoss::Sum, 1, 0.0)
     );
-    assert_eq!(c.noise, cgan::model::NoiseKind::Uniform);
-    c.validate().unwrap();
-    let back: Config = toml::from_str(&c.to_toml()).unwrap();
-    assert_eq!(back, c);
+    assert_eq!(
+        (a.d_norm, a.d_activation, a.minibatch_std, a.spectral_norm, a.lr_d_scale),
+        (DNorm::Batch, Activation::Relu, false, false, 1.0)
+    );
+    assert_eq!(a.noise, cgan::models::NoiseKind::Uniform);
+    let m = Config::default();
+    assert_eq!(m, Preset::ModeSeeking.config());
+    assert_eq!(m.preset, Preset::ModeSeeking);
+    for c in [a, m] {
+        c.validate().unwrap();
+        let back: Config = toml::from_str(&c.to_toml()).unwrap();
+        assert_eq!(back, c);
+    }
+}
+
+#[test]
+fn a_config_file_starts_from_its_preset_and_the_flag_overrides_it() {
+    let dir = scratch("presetfile");
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("c.toml");
+    std::fs::write(&path, "preset = \"article\"\nmode_seeking = 0.5\n").unwrap();
+    let cfg = Config::load(&path, None).unwrap();
+    assert_eq!(
+        cfg,
+        Config {
+            mode_seeking: 0.5,
+            ..Preset::Article.config()
+        }
+    );
+    let over = Config::load(&path, Some(Preset::ModeSeeking)).unwrap();
+    assert_eq!(
+        over,
+        Config {
+            mode_seeking: 0.5,
+            ..Preset::ModeSeeking.config()
+        }
+    );
+    std::fs::write(&path, "preset = \"best\"\n").unwrap();
+    let err = Config::load(&path, None).unwrap_err().to_string();
+    assert!(
+        err.contains("best") && err.contains("article") && err.contains("mode-seeking"),
+        "{err}"
+    );
+    // A run's config.toml from before presets existed was the article's.
+    std::fs::write(&path, "steps = 10\n").unwrap();
+    assert_eq!(Config::load_run(&path).unwrap().preset, Preset::Article);
+    assert_eq!(Config::load(&path, None).unwrap().preset, Preset::ModeSeeking);
+
+    let parse = |args: &[&str]| {
+        let argv: Vec<&str> = ["cgan", "train"].iter().chain(args).copied().collect();
+        match Cli::try_parse_from(argv) {
+            Ok(Cli {
+                command: cgan::cli::Command::Train(a),
+            }) => Ok(a),
+            Ok(_) => panic!("parsed as train"),
+            Err(e) => Err(e),
+        }
+    };
+    let (cfg, _) = parse(&["--preset", "article", "--steps", "9"])
+        .unwrap()
+        .resolve()
+        .unwrap();
+    assert_eq!(
+        cfg,
+        Config {
+            steps: 9,
+            ..Preset::Article.config()
+        }
+    );
+    assert!(
+        parse(&["--preset", "article", "--resume", "runs/x"]).is_err(),
+        "a run keeps its preset"
+    );
+    assert!(parse(&["--preset", "best"]).is_err());
 }
 
 #[test]
@@ -271,6 +382,18 @@ fn every_flag_lands_in_the_resolved_config() {
         "18",
         "--gan-int",
         "0.25",
+        "--mode-seeking",
+        "0.75",
+        "--d-norm",
+        "batch",
+        "--d-activation",
+        "relu",
+        "--minibatch-std",
+        "true",
+        "--spectral-norm",
+        "true",
+        "--lr-d-scale",
+        "2",
     ];
     let Ok(Cli {
         command: cgan::cli::Command::Train(args),
@@ -291,6 +414,12 @@ fn every_flag_lands_in_the_resolved_config() {
         k_steps: 17,
         eval_every: 18,
         gan_int: 0.25,
+        mode_seeking: 0.75,
+        d_norm: DNorm::Batch,
+        d_activation: Activation::Relu,
+        minibatch_std: true,
+        spectral_norm: true,
+        lr_d_scale: 2.0,
         ..Config::default()
     };
     assert_eq!(cfg, want);

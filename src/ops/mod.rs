@@ -8,6 +8,8 @@
 pub mod batch_norm;
 pub mod conv;
 pub mod kernels;
+pub mod minibatch_std;
+pub mod spectral_norm;
 
 use dfdx::prelude::*;
 

@@ -1,12 +1,17 @@
 //! The GAN-CLS training step: the hot path. D learns (real, right) -> 1,
-//! (real, wrong) -> 0, (G(z, c), c) -> 0; G learns to make D say 1 for G(z~, c~).
+//! (real, wrong) -> 0, (G(z, c), c) -> 0; G learns to make D say 1 for G(z~, c~), plus the
+//! regularisers the config turns on.
+
+pub mod losses;
 
 use crate::config::{Config, DLoss};
 use crate::data::{Batch, Dataset};
-use crate::model::{one_hot, sample_noise, Condition, Discriminator, Generator, Images, Logits, NUM_CLASSES};
+use crate::models::{
+    one_hot, sample_noise, Condition, Discriminator, Generator, Images, Logits, NOISE_DIM, NUM_CLASSES,
+};
 use crate::ops::batch_norm::Mode;
 use crate::optim::Adam;
-use crate::rng::{stream_rng, Stream};
+use crate::rng::{stream_rng, Stream, INIT_SPECTRAL, INIT_WEIGHTS};
 use dfdx::losses::binary_cross_entropy_with_logits_loss as bce;
 use dfdx::prelude::*;
 use rand::Rng;
@@ -30,6 +35,10 @@ pub struct StepStats {
     pub p_real_wrong: f32,
     /// Mean sigmoid of D on generated images (G pushes it up, D down).
     pub p_fake: f32,
+    /// The mode-seeking term added to G's loss (0 when off).
+    pub mode_seeking: f32,
+    /// Its ratio mean |G(z1, c) - G(z2, c)| / mean |z1 - z2| (0 when off).
+    pub mode_seeking_ratio: f32,
 }
 
 /// `n` conditions t c1 + (1 - t) c2 with t ~ U(0, 1) and two different random labels.
@@ -56,7 +65,7 @@ pub struct Gan {
     /// The generator.
     pub g: Generator<f32, Cpu>,
     /// The discriminator.
-    pub d: Discriminator<f32, Cpu>,
+    pub d: Discriminator,
     /// G's optimiser.
     pub opt_g: Adam,
     /// D's optimiser.
@@ -72,11 +81,12 @@ pub struct Gan {
 impl Gan {
     /// Fresh networks initialised from the config's seed.
     pub fn new(cfg: &Config) -> Self {
-        let seed = stream_rng(cfg.seed, Stream::Init, 0).gen();
+        let seed = stream_rng(cfg.seed, Stream::Init, INIT_WEIGHTS).gen();
         let dev = Cpu::seed_from_u64(seed);
         let g = Generator::build(&dev);
-        let d = Discriminator::build(&dev);
-        let adam = || Adam::new(cfg.lr as f32, cfg.beta1 as f32, cfg.beta2 as f32);
+        let mut rng = stream_rng(cfg.seed, Stream::Init, INIT_SPECTRAL);
+        let d = Discriminator::new(&dev, cfg.discriminator(), &mut rng);
+        let adam = |scale: f64| Adam::new((cfg.lr * scale) as f32, cfg.beta1 as f32, cfg.beta2 as f32);
         let n = cfg.batch_size;
         Self {
             ones: dev.ones_like(&(n, Const)),
@@ -84,8 +94,8 @@ impl Gan {
             dev,
             g,
             d,
-            opt_g: adam(),
-            opt_d: adam(),
+            opt_g: adam(1.0),
+            opt_d: adam(cfg.lr_d_scale),
             cfg: cfg.clone(),
             batch: Batch::default(),
             grads_g: None,
@@ -112,7 +122,7 @@ impl Gan {
             data.batch_into(step * k + j, &mut self.batch);
             stats = self.d_step(step * k + j);
         }
-        stats.loss_g = self.g_step(step);
+        (stats.loss_g, stats.mode_seeking, stats.mode_seeking_ratio) = self.g_step(step);
         stats
     }
 
@@ -130,6 +140,7 @@ impl Gan {
             .g
             .forward(z, right.clone(), Mode::Train, self.cfg.output_activation);
 
+        self.d.power_iteration();
         let mut grads = self.grads_d.take().unwrap_or_else(|| self.d.alloc_grads());
         self.d.zero_grads(&mut grads);
         let rr = self.d.forward(real.clone().traced(grads), right.clone(), Mode::Train);
@@ -150,9 +161,8 @@ impl Gan {
         };
         let loss_d = loss.array();
         let mut grads = loss.backward();
-        // Adam over CPU tensors fails only when memory runs out. A non-finite loss is
-        // caught by the caller, which stops before the next checkpoint.
-        let _ = self.opt_d.update(&mut self.d, &mut grads);
+        // A non-finite loss is caught by the caller, which stops before the next checkpoint.
+        self.d.update(&mut self.opt_d, &mut grads);
         self.grads_d = Some(grads);
         StepStats {
             loss_d,
@@ -166,21 +176,45 @@ impl Gan {
         }
     }
 
-    fn g_step(&mut self, step: u64) -> f32 {
+    /// G's update; returns its adversarial loss, the mode-seeking term and its ratio.
+    fn g_step(&mut self, step: u64) -> (f32, f32, f32) {
         let n = self.cfg.batch_size;
         let mut rng = stream_rng(self.cfg.seed, Stream::Step, 2 * step + 1);
-        let labels: Vec<u8> = (0..n).map(|_| rng.gen_range(0..NUM_CLASSES as u8)).collect();
+        let mut labels: Vec<u8> = (0..n).map(|_| rng.gen_range(0..NUM_CLASSES as u8)).collect();
+        let ms_weight = self.cfg.mode_seeking as f32;
+        if ms_weight > 0.0 {
+            // Pairs (i, i + n/2) share a label and differ in noise.
+            let half = n / 2;
+            labels.copy_within(..half, half);
+        }
         let c: Condition<Cpu> = one_hot(&self.dev, &labels);
         let z = sample_noise(&self.dev, n, self.cfg.noise, &mut rng);
+        let z_values = if ms_weight > 0.0 { z.as_vec() } else { Vec::new() };
         let mut grads = self.grads_g.take().unwrap_or_else(|| self.g.alloc_grads());
         self.g.zero_grads(&mut grads);
         let fake = self
             .g
             .forward(z.traced(grads), c.clone(), Mode::Train, self.cfg.output_activation);
+        let (ms, ms_value, ratio) = if ms_weight > 0.0 {
+            let z_distance = losses::pair_distance(&z_values, NOISE_DIM);
+            let (term, ratio) = losses::mode_seeking(
+                fake.retaped::<OwnedTape<f32, Cpu>>(),
+                z_distance,
+                ms_weight,
+                self.cfg.mode_seeking_cap as f32,
+            );
+            let value = term.array();
+            (Some(term), value, ratio)
+        } else {
+            (None, 0.0, 0.0)
+        };
         let logits = self.d.forward(fake, c, Mode::Train);
         let loss = bce(logits, self.ones.clone());
         let loss_g = loss.array();
-        let mut grads = loss.backward();
+        let mut grads = match ms {
+            Some(term) => (loss + term).backward(),
+            None => loss.backward(),
+        };
         if self.cfg.gan_int > 0.0 {
             // GAN-INT: conditions between two labels must also look real to D.
             let mixed = interpolated(&self.dev, n, &mut rng);
@@ -193,6 +227,6 @@ impl Gan {
         }
         let _ = self.opt_g.update(&mut self.g, &mut grads);
         self.grads_g = Some(grads);
-        loss_g
+        (loss_g, ms_value, ratio)
     }
 }

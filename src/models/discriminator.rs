@@ -1,0 +1,408 @@
+//! The matching-aware discriminator D(x, c) -> logit of "real image with the right label",
+//! in the variants the presets choose from. One network shape (the article's): three
+//! strided convs, the label as one 4 x 4 map at the 4 x 4 stage, a fourth conv and a dense
+//! logit. What varies, each a config key:
+//! - `d_norm`: BatchNorm after the first two convs (the article) or none;
+//! - `d_activation`: ReLU (the article) or LeakyReLU 0.2 (DCGAN's advice for D, Reed et
+//!   al.'s GAN-CLS code);
+//! - `minibatch_std`: a minibatch-standard-deviation map beside the label map;
+//! - `spectral_norm`: every weight divided by its largest singular value.
+//!
+//! The first two change which tensors exist, so they pick one of four concrete networks
+//! ([`Net`]); the last two are run-time settings.
+
+use super::{Condition, Images, Logits, IMAGE_SIDE, NUM_CLASSES};
+use crate::layers::Conv2D;
+use crate::ops::batch_norm::{batch_norm2d, Mode};
+use crate::ops::minibatch_std::minibatch_std;
+use crate::ops::spectral_norm::{spectral_normalize, PowerIteration};
+use crate::ops::Img;
+use crate::params::{self, Param};
+use dfdx::nn::modules::{BatchNorm2D, Linear};
+use dfdx::nn::tensor_collection::{ModuleVisitor, TensorCollection};
+use dfdx::prelude::*;
+use num_traits::Float;
+use rand_distr::uniform::SampleUniform;
+use serde::{Deserialize, Serialize};
+use std::path::Path;
+
+/// D's normalisation after its first two convolutions.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "snake_case")]
+pub enum DNorm {
+    /// BatchNorm (the article).
+    #[default]
+    Batch,
+    /// None.
+    None,
+}
+
+/// D's activation.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "snake_case")]
+pub enum Activation {
+    /// max(0, x) (the article).
+    #[default]
+    Relu,
+    /// max(0.2 x, x).
+    #[value(name = "leaky_relu")]
+    LeakyRelu,
+}
+
+/// LeakyReLU's slope for negative inputs (DCGAN, Reed et al.).
+pub const LEAKY_SLOPE: f32 = 0.2;
+
+impl Activation {
+    fn apply<S: Shape, T: Tape<f32, Cpu>>(self, x: Tensor<S, f32, Cpu, T>) -> Tensor<S, f32, Cpu, T> {
+        match self {
+            Activation::Relu => x.relu(),
+            Activation::LeakyRelu => x.prelu(LEAKY_SLOPE),
+        }
+    }
+}
+
+/// Everything that decides D's tensors and its forward pass.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DiscriminatorSpec {
+    /// Normalisation after conv1 and conv2.
+    pub norm: DNorm,
+    /// Activation after every conv.
+    pub activation: Activation,
+    /// A minibatch-standard-deviation map beside the label map at the 4 x 4 stage.
+    pub minibatch_std: bool,
+    /// Spectral normalisation of every weight (convs and dense layers).
+    pub spectral_norm: bool,
+}
+
+/// No normalisation: a layer without tensors. (dfdx's `()` cannot stand in: building a
+/// module visits it as "nothing to build" and fails.)
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct NoNorm;
+
+impl<E: Dtype, D: Device<E>> TensorCollection<E, D> for NoNorm {
+    type To<E2: Dtype, D2: Device<E2>> = NoNorm;
+
+    fn iter_tensors<V: ModuleVisitor<Self, E, D>>(visitor: &mut V) -> Result<Option<Self::To<V::E2, V::D2>>, V::Err> {
+        visitor.visit_fields((), |()| NoNorm)
+    }
+}
+
+/// A normalisation layer over `C` channels, or [`NoNorm`].
+pub trait Norm<const C: usize> {
+    /// Normalises `x` (or returns it unchanged).
+    fn norm<T: Tape<f32, Cpu>>(&mut self, x: Tensor<Img<C>, f32, Cpu, T>, mode: Mode) -> Tensor<Img<C>, f32, Cpu, T>;
+}
+
+impl<const C: usize> Norm<C> for BatchNorm2D<C, f32, Cpu> {
+    fn norm<T: Tape<f32, Cpu>>(&mut self, x: Tensor<Img<C>, f32, Cpu, T>, mode: Mode) -> Tensor<Img<C>, f32, Cpu, T> {
+        batch_norm2d(x, self, mode)
+    }
+}
+
+impl<const C: usize> Norm<C> for NoNorm {
+    fn norm<T: Tape<f32, Cpu>>(&mut self, x: Tensor<Img<C>, f32, Cpu, T>, _: Mode) -> Tensor<Img<C>, f32, Cpu, T> {
+        x
+    }
+}
+
+/// Channels at D's 4 x 4 stage: conv3's 64 plus the label map.
+pub const STAGE_CHANNELS: usize = 65;
+
+/// The network: `N1`/`N2` the normalisation after conv1/conv2 (`BatchNorm2D` or [`NoNorm`]),
+/// `C4` conv4's input channels: 65 (conv3's 64 + the label map) or 66 (+ the
+/// minibatch-standard-deviation map).
+#[derive(Clone, Debug)]
+pub struct Disc<N1, N2, const C4: usize, E: Dtype, D: Storage<E>> {
+    /// 1 -> 16, 3x3 stride 2: 28 -> 14.
+    pub conv1: Conv2D<1, 16, 3, 2, 1, E, D>,
+    /// After conv1's activation.
+    pub bn1: N1,
+    /// 16 -> 32, 3x3 stride 2: 14 -> 7.
+    pub conv2: Conv2D<16, 32, 3, 2, 1, E, D>,
+    /// After conv2's activation.
+    pub bn2: N2,
+    /// 32 -> 64, 3x3 stride 2: 7 -> 4.
+    pub conv3: Conv2D<32, 64, 3, 2, 1, E, D>,
+    /// c -> 16, reshaped to one 4 x 4 channel and stacked on conv3's 64.
+    pub label: Linear<NUM_CLASSES, 16, E, D>,
+    /// C4 -> 128, 3x3 stride 2: 4 -> 2, flattened to 512.
+    pub conv4: Conv2D<C4, 128, 3, 2, 1, E, D>,
+    /// 512 -> 1 logit.
+    pub out: Linear<512, 1, E, D>,
+}
+
+impl<N1, N2, const C4: usize, E, D> TensorCollection<E, D> for Disc<N1, N2, C4, E, D>
+where
+    E: Dtype + Float + SampleUniform,
+    D: Device<E>,
+    N1: TensorCollection<E, D>,
+    N2: TensorCollection<E, D>,
+{
+    type To<E2: Dtype, D2: Device<E2>> = Disc<N1::To<E2, D2>, N2::To<E2, D2>, C4, E2, D2>;
+
+    fn iter_tensors<V: ModuleVisitor<Self, E, D>>(visitor: &mut V) -> Result<Option<Self::To<V::E2, V::D2>>, V::Err> {
+        visitor.visit_fields(
+            (
+                (
+                    Self::module("conv1", |s| &s.conv1, |s| &mut s.conv1),
+                    Self::module("bn1", |s| &s.bn1, |s| &mut s.bn1),
+                    Self::module("conv2", |s| &s.conv2, |s| &mut s.conv2),
+                    Self::module("bn2", |s| &s.bn2, |s| &mut s.bn2),
+                ),
+                (
+                    Self::module("conv3", |s| &s.conv3, |s| &mut s.conv3),
+                    Self::module("label", |s| &s.label, |s| &mut s.label),
+                    Self::module("conv4", |s| &s.conv4, |s| &mut s.conv4),
+                    Self::module("out", |s| &s.out, |s| &mut s.out),
+                ),
+            ),
+            |((conv1, bn1, conv2, bn2), (conv3, label, conv4, out))| Disc {
+                conv1,
+                bn1,
+                conv2,
+                bn2,
+                conv3,
+                label,
+                conv4,
+                out,
+            },
+        )
+    }
+}
+
+/// A layer whose weight spectral normalisation can replace.
+trait Weighted: Clone {
+    type W: Shape;
+    fn weight(&self) -> &Tensor<Self::W, f32, Cpu>;
+    fn with_weight(&self, w: Tensor<Self::W, f32, Cpu>) -> Self;
+}
+
+impl<const I: usize, const O: usize, const K: usize, const S: usize, const P: usize> Weighted
+    for Conv2D<I, O, K, S, P, f32, Cpu>
+{
+    type W = Rank4<O, I, K, K>;
+    fn weight(&self) -> &Tensor<Self::W, f32, Cpu> {
+        &self.weight
+    }
+    fn with_weight(&self, weight: Tensor<Self::W, f32, Cpu>) -> Self {
+        Conv2D {
+            weight,
+            bias: self.bias.clone(),
+        }
+    }
+}
+
+impl<const I: usize, const O: usize> Weighted for Linear<I, O, f32, Cpu> {
+    type W = Rank2<O, I>;
+    fn weight(&self) -> &Tensor<Self::W, f32, Cpu> {
+        &self.weight
+    }
+    fn with_weight(&self, weight: Tensor<Self::W, f32, Cpu>) -> Self {
+        Linear {
+            weight,
+            bias: self.bias.clone(),
+        }
+    }
+}
+
+/// Power-iteration state of every weight, by parameter name (empty: spectral norm off).
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Spectral(pub Vec<(String, PowerIteration)>);
+
+impl Spectral {
+    /// The layer to use on `x`: `layer` itself, or a copy with its weight normalised (the
+    /// gradient reaching the original weight through `x`'s tape).
+    fn layer<X: Shape, L: Weighted, T: Tape<f32, Cpu>>(
+        &self,
+        x: Tensor<X, f32, Cpu, T>,
+        layer: &L,
+        name: &str,
+    ) -> (Tensor<X, f32, Cpu, T>, L) {
+        match self.0.iter().find(|(n, _)| n == name) {
+            None => (x, layer.clone()),
+            Some((_, it)) => {
+                let (x, w) = spectral_normalize(x, layer.weight(), it);
+                (x, layer.with_weight(w))
+            }
+        }
+    }
+}
+
+impl<N1: Norm<16>, N2: Norm<32>, const C4: usize> Disc<N1, N2, C4, f32, Cpu> {
+    fn forward<T: Tape<f32, Cpu> + Merge<T> + std::fmt::Debug>(
+        &mut self,
+        x: Images<Cpu, T>,
+        c: Condition<Cpu>,
+        mode: Mode,
+        act: Activation,
+        sn: &Spectral,
+    ) -> Logits<Cpu, T> {
+        let n = x.shape().0;
+        let h = x.reshape_like(&(n, Const::<1>, IMAGE_SIDE, IMAGE_SIDE));
+        let (h, conv1) = sn.layer(h, &self.conv1, "conv1.weight");
+        let h = self.bn1.norm(act.apply(conv1.forward(h)), mode);
+        let (h, conv2) = sn.layer(h, &self.conv2, "conv2.weight");
+        let h = self.bn2.norm(act.apply(conv2.forward(h)), mode);
+        let (h, conv3) = sn.layer(h, &self.conv3, "conv3.weight");
+        let h = act.apply(conv3.forward(h));
+        let (_, _, gh, gw) = *h.shape();
+        // The condition joins x's tape, so the label branch gets gradients whenever x is traced.
+        let (c, label) = sn.layer(c.retaped::<T>(), &self.label, "label.weight");
+        let l = label.forward(c).reshape_like(&(n, 1, gh, gw));
+        let h = h.realize::<(usize, usize, usize, usize)>();
+        let h = if C4 > STAGE_CHANNELS {
+            let m = minibatch_std(h.retaped::<T>());
+            ((h, l).concat_along(Axis::<1>), m).concat_along(Axis::<1>)
+        } else {
+            (h, l).concat_along(Axis::<1>)
+        };
+        let h: Tensor<Img<C4>, f32, Cpu, T> = h.realize();
+        let (h, conv4) = sn.layer(h, &self.conv4, "conv4.weight");
+        let h = act.apply(conv4.forward(h));
+        let h = h.reshape_like(&(n, Const::<512>));
+        let (h, out) = sn.layer(h, &self.out, "out.weight");
+        out.forward(h)
+    }
+}
+
+type Bn<const C: usize> = BatchNorm2D<C, f32, Cpu>;
+
+/// The four concrete networks: with or without BatchNorm, with or without the
+/// minibatch-standard-deviation map.
+#[derive(Clone, Debug)]
+pub enum Net {
+    /// The article's D.
+    BatchNorm(Disc<Bn<16>, Bn<32>, 65, f32, Cpu>),
+    /// The article's D with the minibatch-std map.
+    BatchNormMinibatchStd(Disc<Bn<16>, Bn<32>, 66, f32, Cpu>),
+    /// No normalisation layers.
+    Plain(Disc<NoNorm, NoNorm, 65, f32, Cpu>),
+    /// No normalisation layers, with the minibatch-std map.
+    PlainMinibatchStd(Disc<NoNorm, NoNorm, 66, f32, Cpu>),
+}
+
+/// Runs `$body` with `$d` bound to the concrete network inside `$net`.
+macro_rules! each {
+    ($net:expr, $d:ident => $body:expr) => {
+        match $net {
+            Net::BatchNorm($d) => $body,
+            Net::BatchNormMinibatchStd($d) => $body,
+            Net::Plain($d) => $body,
+            Net::PlainMinibatchStd($d) => $body,
+        }
+    };
+}
+
+/// D: the network its spec asks for, and the spectral-norm state if that is on.
+#[derive(Clone, Debug)]
+pub struct Discriminator {
+    spec: DiscriminatorSpec,
+    /// The weights.
+    pub net: Net,
+    /// Power-iteration vectors (empty unless `spec.spectral_norm`).
+    pub spectral: Spectral,
+}
+
+impl Discriminator {
+    /// A fresh D for `spec`, weights drawn from `dev`, power-iteration vectors from `rng`.
+    pub fn new(dev: &Cpu, spec: DiscriminatorSpec, rng: &mut impl rand::Rng) -> Self {
+        let net = match (spec.norm, spec.minibatch_std) {
+            (DNorm::Batch, false) => Net::BatchNorm(BuildModule::build(dev)),
+            (DNorm::Batch, true) => Net::BatchNormMinibatchStd(BuildModule::build(dev)),
+            (DNorm::None, false) => Net::Plain(BuildModule::build(dev)),
+            (DNorm::None, true) => Net::PlainMinibatchStd(BuildModule::build(dev)),
+        };
+        let mut d = Self {
+            spec,
+            net,
+            spectral: Spectral::default(),
+        };
+        if spec.spectral_norm {
+            d.spectral = Spectral(
+                d.weight_matrices()
+                    .map(|p| {
+                        let it = PowerIteration::new(&p.values, p.shape[0], rng);
+                        (p.name, it)
+                    })
+                    .collect(),
+            );
+        }
+        d
+    }
+
+    /// The weights spectral normalisation divides (every `*.weight`; BatchNorm's are
+    /// `scale`).
+    fn weight_matrices(&self) -> impl Iterator<Item = Param> {
+        self.params().into_iter().filter(|p| p.name.ends_with(".weight"))
+    }
+
+    /// What this D is.
+    pub fn spec(&self) -> DiscriminatorSpec {
+        self.spec
+    }
+
+    /// D(x, c) -> `(n, 1)` logits.
+    pub fn forward<T: Tape<f32, Cpu> + Merge<T> + std::fmt::Debug>(
+        &mut self,
+        x: Images<Cpu, T>,
+        c: Condition<Cpu>,
+        mode: Mode,
+    ) -> Logits<Cpu, T> {
+        let (act, sn) = (self.spec.activation, &self.spectral);
+        each!(&mut self.net, d => d.forward(x, c, mode, act, sn))
+    }
+
+    /// One power iteration per weight (spectral norm), once per D update like PyTorch's.
+    pub fn power_iteration(&mut self) {
+        if self.spectral.0.is_empty() {
+            return;
+        }
+        let weights: Vec<Param> = self.weight_matrices().collect();
+        for ((name, it), p) in self.spectral.0.iter_mut().zip(&weights) {
+            debug_assert_eq!(name, &p.name);
+            it.step(&p.values);
+        }
+    }
+
+    /// Every tensor of the network with its values, in declaration order.
+    pub fn params(&self) -> Vec<Param> {
+        each!(&self.net, d => params::params(d))
+    }
+
+    /// The gradient of every trainable tensor in `grads` (from [`Self::alloc_grads`]).
+    pub fn grads(&self, grads: &Gradients<f32, Cpu>) -> Vec<Param> {
+        each!(&self.net, d => params::grads(d, grads))
+    }
+
+    /// Number of trainable scalars.
+    pub fn trainable_count(&self) -> usize {
+        params::count(&self.params())
+    }
+
+    /// Zeroed gradients for every trainable tensor.
+    pub fn alloc_grads(&self) -> Gradients<f32, Cpu> {
+        each!(&self.net, d => d.alloc_grads())
+    }
+
+    /// Zeroes `grads` in place.
+    pub fn zero_grads(&self, grads: &mut Gradients<f32, Cpu>) {
+        each!(&self.net, d => d.zero_grads(grads))
+    }
+
+    /// One Adam update of every trainable tensor.
+    pub fn update(&mut self, adam: &mut crate::optim::Adam, grads: &mut Gradients<f32, Cpu>) {
+        // Adam over CPU tensors fails only when memory runs out.
+        let _ = each!(&mut self.net, d => adam.update(d, grads));
+    }
+
+    /// Writes the weights as safetensors.
+    pub fn save_safetensors(&self, path: &Path) -> Result<(), String> {
+        each!(&self.net, d => d.save_safetensors(path)).map_err(|e| format!("{e:?}"))
+    }
+
+    /// Reads the weights from safetensors (every tensor must be there with its shape).
+    pub fn load_safetensors(&mut self, path: &Path) -> Result<(), String> {
+        each!(&mut self.net, d => d.load_safetensors(path)).map_err(|e| format!("{e:?}"))
+    }
+}

@@ -1,0 +1,88 @@
+//! The networks: the article's generator G(z, c) and the matching-aware discriminator
+//! D(x, c) in its variants. Shapes are the contract (see DESIGN.md): G -> `(n, 28, 28, 1)`,
+//! D -> `(n, 1)` for every preset. The public API is NHWC like the article's TensorFlow
+//! code, NCHW inside (identical memory for one channel, so the conversion is a free
+//! reshape).
+
+pub mod discriminator;
+pub mod generator;
+
+pub use discriminator::{Activation, DNorm, Discriminator, DiscriminatorSpec};
+pub use generator::Generator;
+
+use crate::ops::OpsDevice;
+use dfdx::prelude::*;
+use serde::{Deserialize, Serialize};
+
+/// Length of the noise vector z.
+pub const NOISE_DIM: usize = 100;
+/// Number of classes (digits) in the condition vector.
+pub const NUM_CLASSES: usize = 10;
+/// Image side in pixels.
+pub const IMAGE_SIDE: usize = 28;
+
+/// A batch of images, NHWC: `(n, 28, 28, 1)`.
+pub type Images<D, T = NoneTape> = Tensor<(usize, Const<IMAGE_SIDE>, Const<IMAGE_SIDE>, Const<1>), f32, D, T>;
+/// A batch of noise vectors `(n, 100)`.
+pub type Noise<D, T = NoneTape> = Tensor<(usize, Const<NOISE_DIM>), f32, D, T>;
+/// A batch of conditions `(n, 10)`: probability vectors over the classes.
+pub type Condition<D> = Tensor<(usize, Const<NUM_CLASSES>), f32, D>;
+/// D's output `(n, 1)`: logits of "real and matching".
+pub type Logits<D, T = NoneTape> = Tensor<(usize, Const<1>), f32, D, T>;
+
+/// G's last activation; the data is scaled to its range.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum OutputActivation {
+    /// tanh, data in [-1, 1] (DCGAN's advice; the default).
+    #[default]
+    Tanh,
+    /// sigmoid, data in [0, 1] (the article's TensorFlow code).
+    Sigmoid,
+}
+
+impl OutputActivation {
+    /// `(low, high)` of the pixel range this activation produces.
+    pub fn range(self) -> (f32, f32) {
+        match self {
+            OutputActivation::Tanh => (-1.0, 1.0),
+            OutputActivation::Sigmoid => (0.0, 1.0),
+        }
+    }
+}
+
+/// One-hot conditions for `labels` (each 0-9).
+pub fn one_hot<D: OpsDevice>(dev: &D, labels: &[u8]) -> Condition<D> {
+    dev.tensor_from_vec(one_hot_rows(labels), (labels.len(), Const))
+}
+
+/// One-hot rows (10 values each) for `labels` (each 0-9).
+pub fn one_hot_rows(labels: &[u8]) -> Vec<f32> {
+    let mut v = vec![0.0f32; labels.len() * NUM_CLASSES];
+    for (row, &l) in v.chunks_exact_mut(NUM_CLASSES).zip(labels) {
+        row[l as usize] = 1.0;
+    }
+    v
+}
+
+/// The distribution of the noise vector z.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum NoiseKind {
+    /// U(-1, 1), the article's choice (the default).
+    #[default]
+    Uniform,
+    /// N(0, 1).
+    Normal,
+}
+
+/// `n` noise vectors drawn from `kind` with `rng`.
+pub fn sample_noise<D: OpsDevice>(dev: &D, n: usize, kind: NoiseKind, rng: &mut impl rand::Rng) -> Noise<D> {
+    let v: Vec<f32> = match kind {
+        NoiseKind::Uniform => (0..n * NOISE_DIM).map(|_| rng.gen_range(-1.0..1.0)).collect(),
+        NoiseKind::Normal => (0..n * NOISE_DIM)
+            .map(|_| rng.sample(rand_distr::StandardNormal))
+            .collect(),
+    };
+    dev.tensor_from_vec(v, (n, Const))
+}
