@@ -200,6 +200,9 @@ pub struct TrainArgs {
     /// Spectral normalisation of D's weights.
     #[arg(long, value_name = "BOOL")]
     pub spectral_norm: Option<bool>,
+    /// Projection conditioning in D.
+    #[arg(long, value_name = "BOOL")]
+    pub projection: Option<bool>,
     /// D's learning rate = lr x this (two time-scale update rule).
     #[arg(long, value_name = "X", allow_negative_numbers = true)]
     pub lr_d_scale: Option<f64>,
@@ -243,6 +246,7 @@ impl TrainArgs {
             d_activation,
             minibatch_std,
             spectral_norm,
+            projection,
             lr_d_scale
         );
         cfg.validate()?;

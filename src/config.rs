@@ -127,6 +127,9 @@ pub struct Config {
     pub minibatch_std: bool,
     /// Spectral normalisation of every weight of D (one power iteration per D step).
     pub spectral_norm: bool,
+    /// Projection conditioning in D: its logit gains <embed(c), features> (Miyato &
+    /// Koyama 2018), beside the article's label map.
+    pub projection: bool,
     /// Judge metrics (`eval/...`) every this many steps (0: never).
     pub eval_every: u64,
     /// Generated samples per evaluation.
@@ -172,6 +175,7 @@ impl Config {
             d_activation: Activation::Relu,
             minibatch_std: false,
             spectral_norm: false,
+            projection: false,
             eval_every: 1000,
             eval_samples: 1000,
             judge_dir: PathBuf::from(crate::judge::DEFAULT_DIR),
@@ -246,6 +250,7 @@ impl Config {
             activation: self.d_activation,
             minibatch_std: self.minibatch_std,
             spectral_norm: self.spectral_norm,
+            projection: self.projection,
         }
     }
 

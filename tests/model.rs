@@ -35,12 +35,15 @@ fn all_specs() -> Vec<DiscriminatorSpec> {
         for activation in [Activation::Relu, Activation::LeakyRelu] {
             for minibatch_std in [false, true] {
                 for spectral_norm in [false, true] {
-                    out.push(DiscriminatorSpec {
-                        norm,
-                        activation,
-                        minibatch_std,
-                        spectral_norm,
-                    });
+                    for projection in [false, true] {
+                        out.push(DiscriminatorSpec {
+                            norm,
+                            activation,
+                            minibatch_std,
+                            spectral_norm,
+                            projection,
+                        });
+                    }
                 }
             }
         }
@@ -151,6 +154,12 @@ fn parameter_counts_match_the_article_network_and_its_variants() {
         ..Preset::Article.config().discriminator()
     };
     assert_eq!(disc(sn).trainable_count(), 99_089);
+    // Projection: a 10 x 512 class embedding.
+    let proj = DiscriminatorSpec {
+        projection: true,
+        ..Preset::Article.config().discriminator()
+    };
+    assert_eq!(disc(proj).trainable_count(), 99_089 + 5120);
 }
 
 #[test]
@@ -212,7 +221,7 @@ fn every_parameter_of_g_and_d_gets_a_gradient(
         OutputActivation::Tanh,
     );
     let grads = bce(d.forward(fake, c.clone(), Mode::Train), dev.ones_like(&(n, Const))).backward();
-    assert_all_nonzero("G", params::grads(&g, &grads));
+    assert_all_nonzero(&format!("G with D {spec:?}"), params::grads(&g, &grads));
 
     // D's loss on real images with their labels.
     let real = random_images(&dev, &mut rng, n);
@@ -221,7 +230,7 @@ fn every_parameter_of_g_and_d_gets_a_gradient(
         dev.ones_like(&(n, Const)),
     )
     .backward();
-    assert_all_nonzero("D", d.grads(&grads));
+    assert_all_nonzero(&format!("D {spec:?}"), d.grads(&grads));
 }
 
 fn random_split(n: usize, seed: u64) -> Split {
@@ -238,13 +247,14 @@ fn optimisation_steps_run_and_change_the_weights(#[values(Preset::Article, Prese
         batch_size: 8,
         spectral_norm: true,
         minibatch_std: true,
+        projection: true,
         ..preset.config()
     };
     let mut data = Dataset::new(random_split(64, 6), cfg.batch_size, cfg.seed).unwrap();
     let mut gan = Gan::new(&cfg);
     let (g0, d0) = (params::params(&gan.g), gan.d.params());
     let sn0 = gan.d.spectral.clone();
-    assert_eq!(sn0.0.len(), 6, "conv1-4, label and out are normalised");
+    assert_eq!(sn0.0.len(), 7, "conv1-4, label, out and proj are normalised");
     for step in 0..3 {
         let s = gan.train_step(&mut data, step);
         for v in [s.loss_g, s.loss_d, s.d_real_right, s.d_real_wrong, s.d_fake] {

@@ -6,10 +6,12 @@
 //! - `d_activation`: ReLU (the article) or LeakyReLU 0.2 (DCGAN's advice for D, Reed et
 //!   al.'s GAN-CLS code);
 //! - `minibatch_std`: a minibatch-standard-deviation map beside the label map;
-//! - `spectral_norm`: every weight divided by its largest singular value.
+//! - `spectral_norm`: every weight divided by its largest singular value;
+//! - `projection`: the label also enters as an inner product with D's last features
+//!   (Miyato & Koyama 2018), beside the label map.
 //!
-//! The first two change which tensors exist, so they pick one of four concrete networks
-//! ([`Net`]); the last two are run-time settings.
+//! Norm, minibatch-std and projection change which tensors exist, so they pick one of
+//! eight concrete networks ([`Net`]); activation and spectral norm are run-time settings.
 
 use super::{Condition, Images, Logits, IMAGE_SIDE, NUM_CLASSES};
 use crate::layers::Conv2D;
@@ -18,7 +20,7 @@ use crate::ops::minibatch_std::minibatch_std;
 use crate::ops::spectral_norm::{spectral_normalize, PowerIteration};
 use crate::ops::Img;
 use crate::params::{self, Param};
-use dfdx::nn::modules::{BatchNorm2D, Linear};
+use dfdx::nn::modules::{BatchNorm2D, Linear, UnbiasedLinear};
 use dfdx::nn::tensor_collection::{ModuleVisitor, TensorCollection};
 use dfdx::prelude::*;
 use num_traits::Float;
@@ -73,6 +75,8 @@ pub struct DiscriminatorSpec {
     pub minibatch_std: bool,
     /// Spectral normalisation of every weight (convs and dense layers).
     pub spectral_norm: bool,
+    /// Projection conditioning: logit += <embed(c), features>.
+    pub projection: bool,
 }
 
 /// No normalisation: a layer without tensors. (dfdx's `()` cannot stand in: building a
@@ -106,14 +110,75 @@ impl<const C: usize> Norm<C> for NoNorm {
     }
 }
 
+/// Features D's logit is computed from: conv4's 128 x 2 x 2.
+pub const FEATURES: usize = 512;
+
+/// No projection term: a layer without tensors.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct NoProjection;
+
+impl<E: Dtype, D: Device<E>> TensorCollection<E, D> for NoProjection {
+    type To<E2: Dtype, D2: Device<E2>> = NoProjection;
+
+    fn iter_tensors<V: ModuleVisitor<Self, E, D>>(visitor: &mut V) -> Result<Option<Self::To<V::E2, V::D2>>, V::Err> {
+        visitor.visit_fields((), |()| NoProjection)
+    }
+}
+
+/// How the logit is made from the features: the dense layer `out`, plus a projection
+/// term or not.
+pub trait Head {
+    /// The logit of `features` for conditions `c` (`out` and this head's weights already
+    /// spectrally normalised where that is on).
+    fn logit<T: Tape<f32, Cpu> + Merge<T>>(
+        &self,
+        features: Tensor<(usize, Const<FEATURES>), f32, Cpu, T>,
+        out: Linear<FEATURES, 1, f32, Cpu>,
+        c: Condition<Cpu>,
+        sn: &Spectral,
+    ) -> Logits<Cpu, T>;
+}
+
+impl Head for NoProjection {
+    fn logit<T: Tape<f32, Cpu> + Merge<T>>(
+        &self,
+        features: Tensor<(usize, Const<FEATURES>), f32, Cpu, T>,
+        out: Linear<FEATURES, 1, f32, Cpu>,
+        _: Condition<Cpu>,
+        _: &Spectral,
+    ) -> Logits<Cpu, T> {
+        out.forward(features)
+    }
+}
+
+/// The class embedding of projection conditioning.
+pub type Projection = UnbiasedLinear<NUM_CLASSES, FEATURES, f32, Cpu>;
+
+impl Head for Projection {
+    fn logit<T: Tape<f32, Cpu> + Merge<T>>(
+        &self,
+        features: Tensor<(usize, Const<FEATURES>), f32, Cpu, T>,
+        out: Linear<FEATURES, 1, f32, Cpu>,
+        c: Condition<Cpu>,
+        sn: &Spectral,
+    ) -> Logits<Cpu, T> {
+        let n = features.shape().0;
+        let (c, embed) = sn.layer(c.retaped::<T>(), self, "proj.weight");
+        let inner = (embed.forward(c) * features.retaped::<T>())
+            .sum::<(usize,), _>()
+            .reshape_like(&(n, Const::<1>));
+        out.forward(features) + inner
+    }
+}
+
 /// Channels at D's 4 x 4 stage: conv3's 64 plus the label map.
 pub const STAGE_CHANNELS: usize = 65;
 
 /// The network: `N1`/`N2` the normalisation after conv1/conv2 (`BatchNorm2D` or [`NoNorm`]),
 /// `C4` conv4's input channels: 65 (conv3's 64 + the label map) or 66 (+ the
-/// minibatch-standard-deviation map).
+/// minibatch-standard-deviation map), `P` the projection embedding or [`NoProjection`].
 #[derive(Clone, Debug)]
-pub struct Disc<N1, N2, const C4: usize, E: Dtype, D: Storage<E>> {
+pub struct Disc<N1, N2, P, const C4: usize, E: Dtype, D: Storage<E>> {
     /// 1 -> 16, 3x3 stride 2: 28 -> 14.
     pub conv1: Conv2D<1, 16, 3, 2, 1, E, D>,
     /// After conv1's activation.
@@ -129,17 +194,20 @@ pub struct Disc<N1, N2, const C4: usize, E: Dtype, D: Storage<E>> {
     /// C4 -> 128, 3x3 stride 2: 4 -> 2, flattened to 512.
     pub conv4: Conv2D<C4, 128, 3, 2, 1, E, D>,
     /// 512 -> 1 logit.
-    pub out: Linear<512, 1, E, D>,
+    pub out: Linear<FEATURES, 1, E, D>,
+    /// c -> 512, dotted with the features (projection conditioning), or nothing.
+    pub proj: P,
 }
 
-impl<N1, N2, const C4: usize, E, D> TensorCollection<E, D> for Disc<N1, N2, C4, E, D>
+impl<N1, N2, P, const C4: usize, E, D> TensorCollection<E, D> for Disc<N1, N2, P, C4, E, D>
 where
     E: Dtype + Float + SampleUniform,
     D: Device<E>,
     N1: TensorCollection<E, D>,
     N2: TensorCollection<E, D>,
+    P: TensorCollection<E, D>,
 {
-    type To<E2: Dtype, D2: Device<E2>> = Disc<N1::To<E2, D2>, N2::To<E2, D2>, C4, E2, D2>;
+    type To<E2: Dtype, D2: Device<E2>> = Disc<N1::To<E2, D2>, N2::To<E2, D2>, P::To<E2, D2>, C4, E2, D2>;
 
     fn iter_tensors<V: ModuleVisitor<Self, E, D>>(visitor: &mut V) -> Result<Option<Self::To<V::E2, V::D2>>, V::Err> {
         visitor.visit_fields(
@@ -155,9 +223,10 @@ where
                     Self::module("label", |s| &s.label, |s| &mut s.label),
                     Self::module("conv4", |s| &s.conv4, |s| &mut s.conv4),
                     Self::module("out", |s| &s.out, |s| &mut s.out),
+                    Self::module("proj", |s| &s.proj, |s| &mut s.proj),
                 ),
             ),
-            |((conv1, bn1, conv2, bn2), (conv3, label, conv4, out))| Disc {
+            |((conv1, bn1, conv2, bn2), (conv3, label, conv4, out, proj))| Disc {
                 conv1,
                 bn1,
                 conv2,
@@ -166,6 +235,7 @@ where
                 label,
                 conv4,
                 out,
+                proj,
             },
         )
     }
@@ -190,6 +260,16 @@ impl<const I: usize, const O: usize, const K: usize, const S: usize, const P: us
             weight,
             bias: self.bias.clone(),
         }
+    }
+}
+
+impl<const I: usize, const O: usize> Weighted for UnbiasedLinear<I, O, f32, Cpu> {
+    type W = Rank2<O, I>;
+    fn weight(&self) -> &Tensor<Self::W, f32, Cpu> {
+        &self.weight
+    }
+    fn with_weight(&self, weight: Tensor<Self::W, f32, Cpu>) -> Self {
+        UnbiasedLinear { weight }
     }
 }
 
@@ -229,7 +309,7 @@ impl Spectral {
     }
 }
 
-impl<N1: Norm<16>, N2: Norm<32>, const C4: usize> Disc<N1, N2, C4, f32, Cpu> {
+impl<N1: Norm<16>, N2: Norm<32>, P: Head, const C4: usize> Disc<N1, N2, P, C4, f32, Cpu> {
     fn forward<T: Tape<f32, Cpu> + Merge<T> + std::fmt::Debug>(
         &mut self,
         x: Images<Cpu, T>,
@@ -248,8 +328,8 @@ impl<N1: Norm<16>, N2: Norm<32>, const C4: usize> Disc<N1, N2, C4, f32, Cpu> {
         let h = act.apply(conv3.forward(h));
         let (_, _, gh, gw) = *h.shape();
         // The condition joins x's tape, so the label branch gets gradients whenever x is traced.
-        let (c, label) = sn.layer(c.retaped::<T>(), &self.label, "label.weight");
-        let l = label.forward(c).reshape_like(&(n, 1, gh, gw));
+        let (cl, label) = sn.layer(c.clone().retaped::<T>(), &self.label, "label.weight");
+        let l = label.forward(cl).reshape_like(&(n, 1, gh, gw));
         let h = h.realize::<(usize, usize, usize, usize)>();
         let h = if C4 > STAGE_CHANNELS {
             let m = minibatch_std(h.retaped::<T>());
@@ -260,26 +340,36 @@ impl<N1: Norm<16>, N2: Norm<32>, const C4: usize> Disc<N1, N2, C4, f32, Cpu> {
         let h: Tensor<Img<C4>, f32, Cpu, T> = h.realize();
         let (h, conv4) = sn.layer(h, &self.conv4, "conv4.weight");
         let h = act.apply(conv4.forward(h));
-        let h = h.reshape_like(&(n, Const::<512>));
+        let h = h.reshape_like(&(n, Const::<FEATURES>));
         let (h, out) = sn.layer(h, &self.out, "out.weight");
-        out.forward(h)
+        self.proj.logit(h, out, c, sn)
     }
 }
 
 type Bn<const C: usize> = BatchNorm2D<C, f32, Cpu>;
 
-/// The four concrete networks: with or without BatchNorm, with or without the
-/// minibatch-standard-deviation map.
+type Proj = Projection;
+
+/// The eight concrete networks: with or without BatchNorm, the minibatch-std map and the
+/// projection embedding.
 #[derive(Clone, Debug)]
 pub enum Net {
     /// The article's D.
-    BatchNorm(Disc<Bn<16>, Bn<32>, 65, f32, Cpu>),
-    /// The article's D with the minibatch-std map.
-    BatchNormMinibatchStd(Disc<Bn<16>, Bn<32>, 66, f32, Cpu>),
+    BatchNorm(Disc<Bn<16>, Bn<32>, NoProjection, 65, f32, Cpu>),
+    /// ... with the minibatch-std map.
+    BatchNormMinibatchStd(Disc<Bn<16>, Bn<32>, NoProjection, 66, f32, Cpu>),
+    /// ... with projection.
+    BatchNormProjection(Disc<Bn<16>, Bn<32>, Proj, 65, f32, Cpu>),
+    /// ... with both.
+    BatchNormMinibatchStdProjection(Disc<Bn<16>, Bn<32>, Proj, 66, f32, Cpu>),
     /// No normalisation layers.
-    Plain(Disc<NoNorm, NoNorm, 65, f32, Cpu>),
-    /// No normalisation layers, with the minibatch-std map.
-    PlainMinibatchStd(Disc<NoNorm, NoNorm, 66, f32, Cpu>),
+    Plain(Disc<NoNorm, NoNorm, NoProjection, 65, f32, Cpu>),
+    /// ... with the minibatch-std map.
+    PlainMinibatchStd(Disc<NoNorm, NoNorm, NoProjection, 66, f32, Cpu>),
+    /// ... with projection.
+    PlainProjection(Disc<NoNorm, NoNorm, Proj, 65, f32, Cpu>),
+    /// ... with both.
+    PlainMinibatchStdProjection(Disc<NoNorm, NoNorm, Proj, 66, f32, Cpu>),
 }
 
 /// Runs `$body` with `$d` bound to the concrete network inside `$net`.
@@ -288,8 +378,12 @@ macro_rules! each {
         match $net {
             Net::BatchNorm($d) => $body,
             Net::BatchNormMinibatchStd($d) => $body,
+            Net::BatchNormProjection($d) => $body,
+            Net::BatchNormMinibatchStdProjection($d) => $body,
             Net::Plain($d) => $body,
             Net::PlainMinibatchStd($d) => $body,
+            Net::PlainProjection($d) => $body,
+            Net::PlainMinibatchStdProjection($d) => $body,
         }
     };
 }
@@ -307,11 +401,15 @@ pub struct Discriminator {
 impl Discriminator {
     /// A fresh D for `spec`, weights drawn from `dev`, power-iteration vectors from `rng`.
     pub fn new(dev: &Cpu, spec: DiscriminatorSpec, rng: &mut impl rand::Rng) -> Self {
-        let net = match (spec.norm, spec.minibatch_std) {
-            (DNorm::Batch, false) => Net::BatchNorm(BuildModule::build(dev)),
-            (DNorm::Batch, true) => Net::BatchNormMinibatchStd(BuildModule::build(dev)),
-            (DNorm::None, false) => Net::Plain(BuildModule::build(dev)),
-            (DNorm::None, true) => Net::PlainMinibatchStd(BuildModule::build(dev)),
+        let net = match (spec.norm, spec.minibatch_std, spec.projection) {
+            (DNorm::Batch, false, false) => Net::BatchNorm(BuildModule::build(dev)),
+            (DNorm::Batch, true, false) => Net::BatchNormMinibatchStd(BuildModule::build(dev)),
+            (DNorm::Batch, false, true) => Net::BatchNormProjection(BuildModule::build(dev)),
+            (DNorm::Batch, true, true) => Net::BatchNormMinibatchStdProjection(BuildModule::build(dev)),
+            (DNorm::None, false, false) => Net::Plain(BuildModule::build(dev)),
+            (DNorm::None, true, false) => Net::PlainMinibatchStd(BuildModule::build(dev)),
+            (DNorm::None, false, true) => Net::PlainProjection(BuildModule::build(dev)),
+            (DNorm::None, true, true) => Net::PlainMinibatchStdProjection(BuildModule::build(dev)),
         };
         let mut d = Self {
             spec,
