@@ -202,14 +202,19 @@ fn assert_all_nonzero(what: &str, grads: Vec<params::Param>) {
 }
 
 #[rstest]
-fn every_parameter_of_g_and_d_gets_a_gradient(
-    #[values(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15)] variant: usize,
-) {
+fn every_parameter_of_g_and_d_gets_a_gradient(#[values(0, 1, 2, 3, 4, 5, 6, 7)] part: usize) {
+    // The 32 D variants in 8 parts of 4, so they run in parallel.
+    for spec in all_specs().into_iter().skip(4 * part).take(4) {
+        every_parameter_gets_a_gradient(spec);
+    }
+}
+
+fn every_parameter_gets_a_gradient(spec: DiscriminatorSpec) {
     let dev = Cpu::seed_from_u64(5);
     let mut rng = StdRng::seed_from_u64(5);
     let n = 8;
     let mut g = Generator::<f32, Cpu>::build(&dev);
-    let mut d = disc(all_specs()[variant]);
+    let mut d = disc(spec);
     let c = one_hot(&dev, &labels(&mut rng, n));
     let z = sample_noise(&dev, n, NoiseKind::Uniform, &mut rng);
 
