@@ -16,6 +16,9 @@ use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
+/// The file of the moving average of G's weights (only when `g_ema` is on).
+pub const G_EMA_FILE: &str = "g_ema.safetensors";
+
 /// The file of D's spectral-norm power-iteration vectors (only when spectral norm is on).
 pub const SPECTRAL_FILE: &str = "d_spectral.safetensors";
 
@@ -32,6 +35,10 @@ pub struct GeneratorManifest {
     pub output_activation: OutputActivation,
     /// The distribution of z G was trained on.
     pub noise: NoiseKind,
+    /// Whether `g_ema.safetensors` holds a moving average of G's weights, the G that
+    /// samples (absent in manifests from before it existed: no).
+    #[serde(default)]
+    pub averaged: bool,
 }
 
 /// G's architectures (one so far: every preset uses the article's G).
@@ -61,6 +68,7 @@ impl Manifest {
                 architecture: GeneratorArchitecture::Article,
                 output_activation: cfg.output_activation,
                 noise: cfg.noise,
+                averaged: cfg.g_ema > 0.0,
             },
             discriminator: cfg.discriminator(),
         }
@@ -231,6 +239,13 @@ pub fn save_dir(fin: &Path, gan: &Gan, step: u64) -> Result<(), CheckpointError>
         .map_err(|e| invalid(&g_path, format!("{e:?}")))?;
     let d_path = tmp.join("d.safetensors");
     gan.d.save_safetensors(&d_path).map_err(|e| invalid(&d_path, e))?;
+    let mut files = vec![g_path, d_path];
+    if let Some(ema) = &gan.g_ema {
+        let path = tmp.join(G_EMA_FILE);
+        ema.save_safetensors(&path)
+            .map_err(|e| invalid(&path, format!("{e:?}")))?;
+        files.push(path);
+    }
     let o_path = tmp.join("optim.safetensors");
     let moments = [("g", &gan.opt_g), ("d", &gan.opt_d)]
         .into_iter()
@@ -241,7 +256,7 @@ pub fn save_dir(fin: &Path, gan: &Gan, step: u64) -> Result<(), CheckpointError>
         });
     let bytes = vectors_file(moments).map_err(|e| invalid(&o_path, e))?;
     std::fs::write(&o_path, bytes).map_err(io(&o_path))?;
-    let mut files = vec![g_path, d_path, o_path];
+    files.push(o_path);
     if !gan.d.spectral.0.is_empty() {
         let path = tmp.join(SPECTRAL_FILE);
         let vectors = gan
@@ -393,6 +408,12 @@ pub fn load(dir: &Path, gan: &mut Gan) -> Result<State, CheckpointError> {
     let g_path = dir.join("g.safetensors");
     g.load_safetensors(&g_path)
         .map_err(|e| invalid(&g_path, format!("{e:?}")))?;
+    let mut g_ema = gan.g_ema.clone();
+    if let Some(ema) = &mut g_ema {
+        let path = dir.join(G_EMA_FILE);
+        ema.load_safetensors(&path)
+            .map_err(|e| invalid(&path, format!("{e:?}")))?;
+    }
     let mut d = gan.d.clone();
     let d_path = dir.join("d.safetensors");
     d.load_safetensors(&d_path).map_err(|e| invalid(&d_path, e))?;
@@ -418,16 +439,20 @@ pub fn load(dir: &Path, gan: &mut Gan) -> Result<State, CheckpointError> {
     load_moments(&o_path, &mut od, "d", &trainable_names(d.params()))?;
     og.t = state.adam_t_g;
     od.t = state.adam_t_d;
-    (gan.g, gan.d, gan.opt_g, gan.opt_d) = (g, d, og, od);
+    (gan.g, gan.g_ema, gan.d, gan.opt_g, gan.opt_d) = (g, g_ema, d, og, od);
     Ok(state)
 }
 
-/// G alone from checkpoint `dir`, with its manifest: what generation and evaluation need
-/// (no D, no optimiser state).
+/// The G that samples from checkpoint `dir` (its moving average when it has one), with
+/// its manifest: what generation and evaluation need (no D, no optimiser state).
 pub fn load_generator(dir: &Path) -> Result<(Generator<f32, Cpu>, GeneratorManifest), CheckpointError> {
     let manifest = Manifest::read(dir)?;
     let mut g = Generator::<f32, Cpu>::build(&Cpu::default());
-    let g_path = dir.join("g.safetensors");
+    let g_path = dir.join(if manifest.generator.averaged {
+        G_EMA_FILE
+    } else {
+        "g.safetensors"
+    });
     g.load_safetensors(&g_path)
         .map_err(|e| invalid(&g_path, format!("{e:?}")))?;
     Ok((g, manifest.generator))

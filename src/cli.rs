@@ -203,6 +203,9 @@ pub struct TrainArgs {
     /// Projection conditioning in D.
     #[arg(long, value_name = "BOOL")]
     pub projection: Option<bool>,
+    /// Decay of the moving average of G's weights that samples (0: off).
+    #[arg(long, value_name = "DECAY")]
+    pub g_ema: Option<f64>,
     /// D's learning rate = lr x this (two time-scale update rule).
     #[arg(long, value_name = "X", allow_negative_numbers = true)]
     pub lr_d_scale: Option<f64>,
@@ -247,6 +250,7 @@ impl TrainArgs {
             minibatch_std,
             spectral_norm,
             projection,
+            g_ema,
             lr_d_scale
         );
         cfg.validate()?;

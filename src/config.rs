@@ -110,6 +110,9 @@ pub struct Config {
     /// GAN-INT weight beta: G also learns on interpolated conditions t c1 + (1 - t) c2
     /// (Reed et al.); 0 turns it off.
     pub gan_int: f64,
+    /// Decay of an exponential moving average of G's weights (0: off). When on, samples,
+    /// evaluations and `cgan generate` use the average (Yazici et al. 2019).
+    pub g_ema: f64,
     /// D's learning rate is `lr * lr_d_scale` (two time-scale update rule; 1: the same).
     pub lr_d_scale: f64,
     /// Weight of the mode-seeking term in G's loss (Mao et al. 2019; 0: off): half of G's
@@ -169,6 +172,7 @@ impl Config {
             train_images: 0,
             gan_int: 0.0,
             lr_d_scale: 1.0,
+            g_ema: 0.0,
             mode_seeking: 0.0,
             mode_seeking_cap: 0.4,
             d_norm: DNorm::Batch,
@@ -309,6 +313,9 @@ impl Config {
             if !(v > 0.0 && v.is_finite()) {
                 return bad(format!("{key} must be a positive number, got {v}"));
             }
+        }
+        if !(0.0..1.0).contains(&self.g_ema) {
+            return bad(format!("g_ema must be in [0, 1) (0 turns it off), got {}", self.g_ema));
         }
         if !(self.mode_seeking >= 0.0 && self.mode_seeking.is_finite()) {
             return bad(format!(

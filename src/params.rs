@@ -1,7 +1,7 @@
 //! Walks a model's named tensors: model summaries, weight histograms, gradient checks.
 
 use dfdx::nn::tensor_collection::{
-    RecursiveWalker, TensorCollection, TensorOptions, TensorVisitor, ViewTensorName, ViewTensorRef,
+    RecursiveWalker, TensorCollection, TensorOptions, TensorVisitor, ViewTensorMut, ViewTensorName, ViewTensorRef,
 };
 use dfdx::prelude::*;
 
@@ -90,4 +90,47 @@ pub fn summary(title: &str, ps: &[Param]) -> String {
     }
     out += &format!("  trainable parameters: {}\n", count(ps));
     out
+}
+
+struct Blend<'a> {
+    source: std::slice::Iter<'a, Param>,
+    decay: f32,
+    buf: Vec<f32>,
+}
+
+impl<D: Device<f32>> TensorVisitor<f32, D> for Blend<'_> {
+    type Viewer = ViewTensorMut;
+    type Err = D::Err;
+    type E2 = f32;
+    type D2 = D;
+
+    fn visit<S: Shape>(
+        &mut self,
+        _: TensorOptions<S, f32, D>,
+        t: &mut Tensor<S, f32, D>,
+    ) -> Result<Option<Tensor<S, f32, D>>, Self::Err> {
+        if let Some(src) = self.source.next() {
+            self.buf.resize(src.values.len(), 0.0);
+            t.copy_into(&mut self.buf);
+            for (a, s) in self.buf.iter_mut().zip(&src.values) {
+                *a = self.decay * *a + (1.0 - self.decay) * s;
+            }
+            t.copy_from(&self.buf);
+        }
+        Ok(None)
+    }
+}
+
+/// `target = decay * target + (1 - decay) * source`, tensor by tensor (running statistics
+/// included): an exponential moving average of a model's weights. Both must be the same
+/// architecture.
+pub fn blend<M: TensorCollection<f32, D>, D: Device<f32>>(target: &mut M, source: &M, decay: f32) {
+    let src = params(source);
+    let mut v = Blend {
+        source: src.iter(),
+        decay,
+        buf: Vec::new(),
+    };
+    // Visiting CPU tensors fails only when memory runs out.
+    let _ = M::iter_tensors(&mut RecursiveWalker { m: target, f: &mut v });
 }

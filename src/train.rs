@@ -208,7 +208,7 @@ pub fn samples(gan: &mut Gan, fixed: &[f32]) -> Samples {
             labels.push(d);
         }
     }
-    let images = draw(&mut gan.g, &how, &z, &one_hot_rows(&labels));
+    let images = draw(gan.sampler(), &how, &z, &one_hot_rows(&labels));
     let range = cfg.output_activation.range();
     let px = crate::data::PIXELS;
     let digits = (0..NUM_CLASSES)
@@ -272,7 +272,7 @@ impl Evaluator {
     fn run(&mut self, gan: &mut Gan, tb: &mut Summaries, step: u64, run: &Path) -> Result<(), TrainError> {
         let cfg = gan.config().clone();
         let how = Manifest::of(&cfg).generator;
-        let (images, labels) = eval::generated(&mut gan.g, &how, cfg.eval_samples, cfg.seed);
+        let (images, labels) = eval::generated(gan.sampler(), &how, cfg.eval_samples, cfg.seed);
         let m = eval::score(&self.judge, &self.reference, &images, &labels);
         for (tag, v) in [
             ("eval/conditional_accuracy", m.conditional_accuracy),

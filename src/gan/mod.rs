@@ -11,6 +11,7 @@ use crate::models::{
 };
 use crate::ops::batch_norm::Mode;
 use crate::optim::Adam;
+use crate::params;
 use crate::rng::{stream_rng, Stream, INIT_SPECTRAL, INIT_WEIGHTS};
 use dfdx::losses::binary_cross_entropy_with_logits_loss as bce;
 use dfdx::prelude::*;
@@ -64,6 +65,8 @@ pub struct Gan {
     pub dev: Cpu,
     /// The generator.
     pub g: Generator<f32, Cpu>,
+    /// The exponential moving average of G's weights (`g_ema` > 0), which sampling uses.
+    pub g_ema: Option<Generator<f32, Cpu>>,
     /// The discriminator.
     pub d: Discriminator,
     /// G's optimiser.
@@ -89,6 +92,7 @@ impl Gan {
         let adam = |scale: f64| Adam::new((cfg.lr * scale) as f32, cfg.beta1 as f32, cfg.beta2 as f32);
         let n = cfg.batch_size;
         Self {
+            g_ema: (cfg.g_ema > 0.0).then(|| g.clone()),
             ones: dev.ones_like(&(n, Const)),
             zeros: dev.zeros_like(&(n, Const)),
             dev,
@@ -101,6 +105,11 @@ impl Gan {
             grads_g: None,
             grads_d: None,
         }
+    }
+
+    /// The G that samples: the moving average when `g_ema` is on, else G itself.
+    pub fn sampler(&mut self) -> &mut Generator<f32, Cpu> {
+        self.g_ema.as_mut().unwrap_or(&mut self.g)
     }
 
     /// The config this GAN trains with.
@@ -226,6 +235,9 @@ impl Gan {
             grads = (bce(logits, self.ones.clone()) * self.cfg.gan_int as f32).backward();
         }
         let _ = self.opt_g.update(&mut self.g, &mut grads);
+        if let Some(ema) = &mut self.g_ema {
+            params::blend(ema, &self.g, self.cfg.g_ema as f32);
+        }
         self.grads_g = Some(grads);
         (loss_g, ms_value, ratio)
     }

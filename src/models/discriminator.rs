@@ -63,9 +63,10 @@ impl Activation {
     }
 }
 
-/// Everything that decides D's tensors and its forward pass.
+/// Everything that decides D's tensors and its forward pass. A setting missing from a
+/// manifest takes its default (the article's), which is what it was before it existed.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(default, deny_unknown_fields)]
 pub struct DiscriminatorSpec {
     /// Normalisation after conv1 and conv2.
     pub norm: DNorm,

@@ -1,0 +1,101 @@
+//! The moving average of G's weights (`g_ema`): the arithmetic, that it leaves training
+//! alone, that sampling uses it, and that checkpoints carry it to resume and generation.
+
+use cgan::checkpoint;
+use cgan::config::{Config, Preset};
+use cgan::data::{Dataset, Split, PIXELS};
+use cgan::gan::Gan;
+use cgan::generate::{generate, Layout};
+use cgan::models::Generator;
+use cgan::params;
+use dfdx::prelude::*;
+use rand::{rngs::StdRng, Rng, SeedableRng};
+
+fn data(seed: u64) -> Dataset {
+    let mut rng = StdRng::seed_from_u64(seed);
+    let split = Split {
+        images: (0..64 * PIXELS).map(|_| rng.gen_range(-1.0..1.0)).collect(),
+        labels: (0..64).map(|_| rng.gen_range(0..10)).collect(),
+    };
+    Dataset::new(split, 8, 1).unwrap()
+}
+
+fn cfg(g_ema: f64) -> Config {
+    Config {
+        batch_size: 8,
+        g_ema,
+        ..Preset::ModeSeeking.config()
+    }
+}
+
+#[test]
+fn blend_is_an_exponential_moving_average_of_every_tensor() {
+    let dev = Cpu::seed_from_u64(0);
+    let mut target = Generator::<f32, Cpu>::build(&dev);
+    let source = Generator::<f32, Cpu>::build(&dev);
+    let (t0, s0) = (params::params(&target), params::params(&source));
+    params::blend(&mut target, &source, 0.75);
+    for ((t, s), after) in t0.iter().zip(&s0).zip(params::params(&target)) {
+        for ((a, b), c) in t.values.iter().zip(&s.values).zip(&after.values) {
+            assert!((0.75 * a + 0.25 * b - c).abs() < 1e-6, "{}", t.name);
+        }
+    }
+}
+
+#[test]
+fn the_average_follows_g_without_changing_training_and_is_what_samples() {
+    let (mut plain, mut averaged) = (Gan::new(&cfg(0.0)), Gan::new(&cfg(0.9)));
+    let (mut da, mut db) = (data(3), data(3));
+    assert!(plain.g_ema.is_none());
+    assert_eq!(
+        params::params(averaged.g_ema.as_ref().unwrap()),
+        params::params(&averaged.g),
+        "starts as G"
+    );
+    for step in 0..3 {
+        assert_eq!(plain.train_step(&mut da, step), averaged.train_step(&mut db, step));
+    }
+    assert_eq!(
+        params::params(&plain.g),
+        params::params(&averaged.g),
+        "training is unchanged"
+    );
+    let ema = params::params(averaged.g_ema.as_ref().unwrap());
+    assert_ne!(ema, params::params(&averaged.g), "the average lags G");
+    assert_eq!(params::params(averaged.sampler()), ema, "sampling uses the average");
+    assert_eq!(params::params(plain.sampler()), params::params(&plain.g));
+}
+
+#[test]
+fn checkpoints_carry_the_average_to_resume_and_to_generation() {
+    let dir = std::env::temp_dir().join(format!("cgan-ema-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let mut gan = Gan::new(&cfg(0.9));
+    let mut d = data(4);
+    for step in 0..2 {
+        gan.train_step(&mut d, step);
+    }
+    let ck = dir.join("ck");
+    checkpoint::save_dir(&ck, &gan, 2).unwrap();
+    assert!(ck.join(checkpoint::G_EMA_FILE).is_file());
+
+    let mut back = Gan::new(&cfg(0.9));
+    checkpoint::load(&ck, &mut back).unwrap();
+    assert_eq!(
+        params::params(back.g_ema.as_ref().unwrap()),
+        params::params(gan.g_ema.as_ref().unwrap())
+    );
+    let (mut g, how) = checkpoint::load_generator(&ck).unwrap();
+    assert!(how.averaged);
+    assert_eq!(params::params(&g), params::params(gan.g_ema.as_ref().unwrap()));
+    let mut sampler = gan.g_ema.clone().unwrap();
+    assert_eq!(
+        generate(&mut g, &how, Layout::All, 1, 0).to_png(),
+        generate(&mut sampler, &how, Layout::All, 1, 0).to_png()
+    );
+
+    // Without the average in the config, the checkpoint is another setting: refused.
+    let err = checkpoint::load(&ck, &mut Gan::new(&cfg(0.0))).unwrap_err().to_string();
+    assert!(err.contains("averaged"), "{err}");
+    let _ = std::fs::remove_dir_all(&dir);
+}
