@@ -45,7 +45,7 @@ done
 python3 - "runs/$(basename "$dir")" "${configs[@]}" <<'PY'
 import json, os, sys
 root, configs = sys.argv[1], sys.argv[2:]
-print("| config | steps | conditional accuracy | diversity ratio | Frechet distance (floor) | FD / floor | MNIST score | alarm | steps/s |")
+print("| config | steps | conditional accuracy | diversity ratio | Frechet distance (floor) | FD / floor | MNIST score | alarm from step 2000 | steps/s |")
 print("| --- | --- | --- | --- | --- | --- | --- | --- | --- |")
 for cfg in configs:
     name = os.path.basename(cfg)[:-5]
@@ -53,8 +53,11 @@ for cfg in configs:
     if not os.path.exists(path):
         continue
     m = json.load(open(path))
+    history = [json.loads(l) for l in open(f"{root}/{name}/eval.jsonl")]
+    alarms = [h["step"] for h in history if h["step"] >= 2000 and h["collapse_alarm"]]
+    alarm = "on at " + ", ".join(map(str, alarms)) if alarms else "off"
     fd, floor = m["frechet_distance"], m["frechet_distance_real_floor"]
     print(f"| `{name}` | {m['steps']} | {m['conditional_accuracy']:.3f} | {m['diversity_ratio']:.3f} | "
           f"{fd:.1f} ({floor:.1f}) | {fd / floor:.2f} | {m['mnist_score']:.2f} | "
-          f"{'on' if m['collapse_alarm'] else 'off'} | {m['steps'] / m['wall_seconds']:.2f} |")
+          f"{alarm} | {m['steps'] / m['wall_seconds']:.2f} |")
 PY

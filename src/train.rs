@@ -245,6 +245,26 @@ pub struct Best {
     pub frechet_distance: f64,
 }
 
+/// Every evaluation during training, one JSON object per line (`step` and the metrics of
+/// `cgan eval --json`): the run's record of its judge metrics, readable without TensorBoard.
+pub const EVAL_HISTORY: &str = "eval.jsonl";
+
+fn append_history(run: &Path, step: u64, m: &eval::Metrics) -> Result<(), TrainError> {
+    use std::io::Write;
+    let path = run.join(EVAL_HISTORY);
+    let mut line = serde_json::to_value(m).unwrap_or_default();
+    line["step"] = step.into();
+    std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(&path)
+        .and_then(|mut f| writeln!(f, "{line}"))
+        .map_err(|e| TrainError::RunDir {
+            path,
+            why: e.to_string(),
+        })
+}
+
 /// Judge metrics during training: `eval/...` tags, the best checkpoint, the alarm.
 struct Evaluator {
     judge: Judge,
@@ -254,7 +274,26 @@ struct Evaluator {
 }
 
 impl Evaluator {
-    fn new(cfg: &Config, run: &Path) -> Result<Self, TrainError> {
+    /// Loads (or trains) the judge. A resumed run's `eval.jsonl` keeps only the
+    /// evaluations up to `start`, like its TensorBoard scalars.
+    fn new(cfg: &Config, run: &Path, start: u64) -> Result<Self, TrainError> {
+        let history = run.join(EVAL_HISTORY);
+        if let Ok(text) = std::fs::read_to_string(&history) {
+            let kept: String = text
+                .lines()
+                .filter(|l| {
+                    serde_json::from_str::<serde_json::Value>(l)
+                        .ok()
+                        .and_then(|v| v["step"].as_u64())
+                        .is_some_and(|s| s <= start)
+                })
+                .map(|l| format!("{l}\n"))
+                .collect();
+            std::fs::write(&history, kept).map_err(|e| TrainError::RunDir {
+                path: history.clone(),
+                why: e.to_string(),
+            })?;
+        }
         let judge = Judge::load_or_train(&cfg.judge_dir, &cfg.data_dir, &mut |m| eprintln!("cgan: {m}"))?;
         let mnist = load_mnist(&cfg.data_dir, crate::judge::RANGE)?;
         let reference = Reference::new(&judge, &mnist, cfg.eval_samples, cfg.seed);
@@ -274,6 +313,7 @@ impl Evaluator {
         let how = Manifest::of(&cfg).generator;
         let (images, labels) = eval::generated(gan.sampler(), &how, cfg.eval_samples, cfg.seed);
         let m = eval::score(&self.judge, &self.reference, &images, &labels);
+        append_history(run, step, &m)?;
         for (tag, v) in [
             ("eval/conditional_accuracy", m.conditional_accuracy),
             ("eval/mnist_score", m.mnist_score),
@@ -448,7 +488,7 @@ pub fn train(cfg: Config, target: Target, progress: &mut dyn Progress) -> Result
     tb.flush();
     let fixed = fixed_noise(&cfg, &gan.dev);
     let mut evaluator = if cfg.eval_every > 0 {
-        Some(Evaluator::new(&cfg, &run)?)
+        Some(Evaluator::new(&cfg, &run, start)?)
     } else {
         None
     };

@@ -16,28 +16,55 @@ fn root() -> &'static Path {
     Path::new(env!("CARGO_MANIFEST_DIR"))
 }
 
-/// A 4-step run with judge metrics every 2 steps (the judge `make judge` trained).
+/// The tiny run's config: 4 steps, judge metrics every 2 (the judge `make judge` trained).
+fn tiny_config() -> Config {
+    Config {
+        steps: 4,
+        batch_size: 8,
+        summary_every: 2,
+        checkpoint_every: 2,
+        keep_checkpoints: 5,
+        eval_every: 2,
+        eval_samples: 200,
+        sample_rows: 2,
+        data_dir: root().join("data/mnist"),
+        judge_dir: root().join("runs/judge"),
+        ..Config::default()
+    }
+}
+
 fn tiny_run() -> &'static PathBuf {
     static RUN: OnceLock<PathBuf> = OnceLock::new();
     RUN.get_or_init(|| {
         let dir = std::env::temp_dir().join(format!("cgan-generate-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
-        let cfg = Config {
-            steps: 4,
-            batch_size: 8,
-            summary_every: 2,
-            checkpoint_every: 2,
-            keep_checkpoints: 5,
-            eval_every: 2,
-            eval_samples: 200,
-            sample_rows: 2,
-            data_dir: root().join("data/mnist"),
-            judge_dir: root().join("runs/judge"),
-            ..Config::default()
-        };
-        train::train(cfg, Target::New(dir.clone()), &mut Lines).expect("tiny run trains");
+        train::train(tiny_config(), Target::New(dir.clone()), &mut Lines).expect("tiny run trains");
         dir
     })
+}
+
+fn history_steps(run: &Path) -> Vec<u64> {
+    std::fs::read_to_string(run.join(train::EVAL_HISTORY))
+        .unwrap()
+        .lines()
+        .map(|l| {
+            serde_json::from_str::<serde_json::Value>(l).unwrap()["step"]
+                .as_u64()
+                .unwrap()
+        })
+        .collect()
+}
+
+#[test]
+fn a_resumed_run_keeps_one_evaluation_per_step_in_its_history() {
+    let dir = std::env::temp_dir().join(format!("cgan-history-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    train::train(tiny_config(), Target::New(dir.clone()), &mut Lines).unwrap();
+    // Killed after evaluating step 4 but before its checkpoint: resume from 2.
+    std::fs::remove_dir_all(checkpoint::find(&dir, Some(4)).unwrap()).unwrap();
+    train::train(tiny_config(), Target::Resume(dir.clone()), &mut Lines).unwrap();
+    assert_eq!(history_steps(&dir), [2, 4]);
+    let _ = std::fs::remove_dir_all(&dir);
 }
 
 /// G at `step` and its manifest, loaded as generation does: G's file and the manifest only.
@@ -113,6 +140,17 @@ fn evaluation_during_training_keeps_the_best_checkpoint() {
     assert!(best.frechet_distance.is_finite() && best.frechet_distance > 0.0);
     let mut gan = Gan::new(&train::run_config(run).unwrap());
     assert_eq!(checkpoint::load(&run.join("best"), &mut gan).unwrap().step, best.step);
+    // The history: one line per evaluation, the metrics of `cgan eval --json`.
+    let history = std::fs::read_to_string(run.join(train::EVAL_HISTORY)).unwrap();
+    let lines: Vec<serde_json::Value> = history.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    assert_eq!(history_steps(run), [2, 4]);
+    for l in &lines {
+        assert!((0.0..=1.0).contains(&l["conditional_accuracy"].as_f64().unwrap()));
+        assert_eq!(l["samples"].as_u64(), Some(200));
+        assert!(l["frechet_distance"].as_f64().unwrap() > 0.0);
+    }
+    let best_line = lines.iter().find(|l| l["step"].as_u64() == Some(best.step)).unwrap();
+    assert!((best_line["frechet_distance"].as_f64().unwrap() - best.frechet_distance).abs() < 1e-9);
 }
 
 #[test]
