@@ -110,8 +110,9 @@ pub struct Config {
     /// GAN-INT weight beta: G also learns on interpolated conditions t c1 + (1 - t) c2
     /// (Reed et al.); 0 turns it off.
     pub gan_int: f64,
-    /// Decay of an exponential moving average of G's weights (0: off). When on, samples,
-    /// evaluations and `cgan generate` use the average (Yazici et al. 2019).
+    /// Decay of an exponential moving average of G's weights (0: off), warmed up as
+    /// `min(g_ema, (1 + step) / (10 + step))`. When on, samples, evaluations and
+    /// `cgan generate` use the average (Yazici et al. 2019).
     pub g_ema: f64,
     /// D's learning rate is `lr * lr_d_scale` (two time-scale update rule; 1: the same).
     pub lr_d_scale: f64,

@@ -121,6 +121,13 @@ impl<D: Device<f32>> TensorVisitor<f32, D> for Blend<'_> {
     }
 }
 
+/// The decay the moving average uses after update `step` (0-based): `decay`, warmed up
+/// as `(1 + step) / (10 + step)` so that early on the average follows G instead of
+/// holding on to the random initial weights (as TensorFlow's `num_updates`).
+pub fn ema_decay(decay: f64, step: u64) -> f64 {
+    decay.min((1.0 + step as f64) / (10.0 + step as f64))
+}
+
 /// `target = decay * target + (1 - decay) * source`, tensor by tensor (running statistics
 /// included): an exponential moving average of a model's weights. Both must be the same
 /// architecture.

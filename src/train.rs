@@ -468,6 +468,15 @@ pub fn train(cfg: Config, target: Target, progress: &mut dyn Progress) -> Result
     let mut gan = Gan::new(&cfg);
     let start = match &target {
         Target::New(_) => 0,
+        // A run killed before its first checkpoint starts again from step 0: the same seed
+        // gives the same initial weights, so nothing is lost.
+        Target::Resume(_) if checkpoint::list(&run).is_empty() && run.join("config.toml").exists() => {
+            eprintln!(
+                "cgan: {} has no checkpoint yet; starting it again at step 0",
+                run.display()
+            );
+            0
+        }
         Target::Resume(_) => {
             let state = checkpoint::load_latest(&run, &mut gan)?;
             eprintln!(
@@ -481,7 +490,7 @@ pub fn train(cfg: Config, target: Target, progress: &mut dyn Progress) -> Result
     };
     write_config(&run, &cfg)?;
     let mut tb = Summaries::new(&run);
-    if start > 0 {
+    if matches!(target, Target::Resume(_)) {
         tb.session_start(start);
     }
     tb.text("config", &format!("```toml\n{}```", cfg.to_toml()), start);

@@ -43,6 +43,19 @@ fn blend_is_an_exponential_moving_average_of_every_tensor() {
 }
 
 #[test]
+fn the_decay_warms_up_to_the_configured_value_and_never_passes_it() {
+    assert!(
+        (params::ema_decay(0.999, 0) - 0.1).abs() < 1e-12,
+        "first update mostly takes G"
+    );
+    let decays: Vec<f64> = (0..20_000).map(|t| params::ema_decay(0.999, t)).collect();
+    assert!(decays.windows(2).all(|w| w[0] <= w[1]), "non-decreasing");
+    assert!((params::ema_decay(0.999, 2000) - 2001.0 / 2010.0).abs() < 1e-12);
+    assert_eq!(params::ema_decay(0.999, 19_999), 0.999);
+    assert_eq!(params::ema_decay(0.5, 100), 0.5);
+}
+
+#[test]
 fn the_average_follows_g_without_changing_training_and_is_what_samples() {
     let (mut plain, mut averaged) = (Gan::new(&cfg(0.0)), Gan::new(&cfg(0.9)));
     let (mut da, mut db) = (data(3), data(3));

@@ -143,6 +143,22 @@ fn resume_gives_the_weights_of_an_uninterrupted_run() {
 }
 
 #[test]
+fn a_run_killed_before_its_first_checkpoint_resumes_from_step_0() {
+    let (a, b) = (scratch("straight0"), scratch("nocheckpoint"));
+    train::train(small(4), Target::New(a.clone()), &mut Lines).unwrap();
+    train::train(small(4), Target::New(b.clone()), &mut Lines).unwrap();
+    // What a kill between writing config.toml and the first checkpoint leaves behind.
+    std::fs::remove_dir_all(b.join("checkpoints")).unwrap();
+    let report = train::train(small(4), Target::Resume(b.clone()), &mut Lines).unwrap();
+    assert_eq!(report.start_step, 0);
+    assert_eq!(
+        g_bytes(&a, 4),
+        g_bytes(&b, 4),
+        "restarted G differs from the uninterrupted one"
+    );
+}
+
+#[test]
 fn resume_skips_a_corrupt_latest_checkpoint_and_reports_it() {
     let dir = scratch("corrupt");
     let mut cfg = small(6);

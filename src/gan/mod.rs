@@ -236,7 +236,7 @@ impl Gan {
         }
         let _ = self.opt_g.update(&mut self.g, &mut grads);
         if let Some(ema) = &mut self.g_ema {
-            params::blend(ema, &self.g, self.cfg.g_ema as f32);
+            params::blend(ema, &self.g, params::ema_decay(self.cfg.g_ema, step) as f32);
         }
         self.grads_g = Some(grads);
         (loss_g, ms_value, ratio)
