@@ -18,7 +18,8 @@ pub enum Preset {
     /// the noise (every sample of a digit alike after ~5000 steps).
     Article,
     /// The answer to the article's open problem (the default): the article's G, D without
-    /// BatchNorm and with LeakyReLU, the paper's loss weights and a mode-seeking term.
+    /// BatchNorm and with LeakyReLU, the paper's loss weights, a mode-seeking term, and
+    /// samples from a moving average of G's weights.
     #[default]
     ModeSeeking,
 }
@@ -46,6 +47,7 @@ impl Preset {
                 d_norm: DNorm::None,
                 d_activation: Activation::LeakyRelu,
                 mode_seeking: 1.0,
+                g_ema: 0.999,
                 ..article
             },
         }
