@@ -47,7 +47,7 @@ m["wall_seconds"] = end - start
 # with its summaries and evaluations, without start-up (data, judge).
 for line in open(f"{run}/train.log"):
     if line.startswith("trained "):
-        m["train_seconds"] = float(line.split(" in ")[1].split("s ")[0])
+        m["train_seconds"] = float(line.split(" in ")[-1].split("s ")[0])
 json.dump(m, open(f"{run}/eval_final.json", "w"))
 PY
     rm "$run/eval_final.json.part"
