@@ -453,6 +453,12 @@ pub fn load_generator(dir: &Path) -> Result<(Generator<f32, Cpu>, GeneratorManif
     } else {
         "g.safetensors"
     });
+    if !g_path.is_file() {
+        return Err(invalid(
+            &g_path,
+            "missing: its manifest says generation samples from it",
+        ));
+    }
     g.load_safetensors(&g_path)
         .map_err(|e| invalid(&g_path, format!("{e:?}")))?;
     Ok((g, manifest.generator))

@@ -78,16 +78,23 @@ fn generation_needs_only_g_and_its_manifest() {
     let dir = std::env::temp_dir().join(format!("cgan-g-only-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).unwrap();
-    for f in ["g.safetensors", "manifest.toml"] {
+    // The default preset samples from the average of G's weights: that file and the
+    // manifest are all generation reads (not G's own weights, D or the optimiser).
+    for f in [checkpoint::G_EMA_FILE, "manifest.toml"] {
         std::fs::copy(src.join(f), dir.join(f)).unwrap();
     }
     let (mut g, how) = checkpoint::load_generator(&dir).unwrap();
     let (mut g4, how4) = g_at(4);
+    assert!(how.averaged);
     assert_eq!(how, how4);
     assert_eq!(
         generate(&mut g, &how, Layout::All, 2, 1).to_png(),
         generate(&mut g4, &how4, Layout::All, 2, 1).to_png()
     );
+    std::fs::remove_file(dir.join(checkpoint::G_EMA_FILE)).unwrap();
+    let err = checkpoint::load_generator(&dir).unwrap_err().to_string();
+    assert!(err.contains(checkpoint::G_EMA_FILE) && err.contains("missing"), "{err}");
+    assert!(!err.contains('\n'));
     std::fs::remove_file(dir.join("manifest.toml")).unwrap();
     let err = checkpoint::load_generator(&dir).unwrap_err().to_string();
     assert!(err.contains("manifest.toml") && err.contains("missing"), "{err}");
