@@ -1,11 +1,12 @@
 //! `make bench`: milliseconds per GAN-CLS training step (batch 32, random images, the
-//! same work as `../shared/bench/gan_torch.py`) and per G forward+backward, as medians.
+//! same work as `../shared/bench/gan_torch.py`) as a median, where the time goes phase by
+//! phase, how many cores were busy, and G's forward+backward alone.
 //! Usage: `cargo bench --bench step -- [batch] [steps] [warmup] [preset]` (preset:
 //! `article`, the reference's network, by default).
 
 use cgan::config::{Config, Preset};
 use cgan::data::{Dataset, Split, PIXELS};
-use cgan::gan::Gan;
+use cgan::gan::{Gan, Phase};
 use cgan::models::{one_hot, sample_noise, NoiseKind, OutputActivation};
 use cgan::ops::batch_norm::Mode;
 use clap::ValueEnum;
@@ -16,6 +17,19 @@ use std::time::Instant;
 fn median(mut v: Vec<f64>) -> f64 {
     v.sort_by(f64::total_cmp);
     v[v.len() / 2]
+}
+
+/// CPU seconds this process has used (user + system), from `/proc/self/stat`; 0 where
+/// that file does not exist.
+fn cpu_seconds() -> f64 {
+    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
+    // Fields after the command name, which is in parentheses and may hold spaces.
+    let rest = stat.rsplit_once(')').map_or("", |(_, r)| r);
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    // utime and stime are fields 14 and 15 of the line: 11 and 12 after the name, counting
+    // from the state at 0, in clock ticks (100 per second on Linux).
+    let ticks = |i: usize| fields.get(i).and_then(|f| f.parse::<f64>().ok()).unwrap_or(0.0);
+    (ticks(11) + ticks(12)) / 100.0
 }
 
 fn main() {
@@ -39,14 +53,30 @@ fn main() {
     let mut data = Dataset::new(split, n, 0).expect("bench batch fits its data");
     let mut gan = Gan::new(&cfg);
     let mut times = Vec::new();
+    let (mut wall, mut cpu) = (Instant::now(), cpu_seconds());
     for step in 0..(warm + steps) as u64 {
+        if step == warm as u64 {
+            gan.phase_times.reset();
+            (wall, cpu) = (Instant::now(), cpu_seconds());
+        }
         let t = Instant::now();
         std::hint::black_box(gan.train_step(&mut data, step));
         if step >= warm as u64 {
             times.push(t.elapsed().as_secs_f64() * 1e3);
         }
     }
+    let cores_busy = (cpu_seconds() - cpu) / wall.elapsed().as_secs_f64();
     let step_ms = median(times);
+    let phases: Vec<String> = Phase::ALL
+        .iter()
+        .map(|&p| {
+            format!(
+                "{}={:.1}",
+                p.name(),
+                gan.phase_times.get(p).as_secs_f64() * 1e3 / steps as f64
+            )
+        })
+        .collect();
 
     let dev = gan.dev.clone();
     let mut times = Vec::new();
@@ -63,9 +93,10 @@ fn main() {
         }
     }
     println!(
-        "cgan preset={} batch={n} steps={steps} median_ms={step_ms:.2} g_fwd_bwd_median_ms={:.2} threads={}",
+        "cgan preset={} batch={n} steps={steps} median_ms={step_ms:.2} g_fwd_bwd_median_ms={:.2} threads={} cores_busy={cores_busy:.2}",
         preset.name(),
         median(times),
         rayon::current_num_threads()
     );
+    println!("  phases_mean_ms {}", phases.join(" "));
 }

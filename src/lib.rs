@@ -1,6 +1,13 @@
 //! cgan: a test-first experiment harness for the matching-aware conditional GAN of the
 //! article (GAN-CLS on MNIST), built on dfdx with the convolutions the project owns.
 
+/// Every binary that links the library (the CLI, the benchmark, the tests) allocates
+/// through mimalloc: a step frees and reallocates the same few-MB buffers hundreds of
+/// times, and glibc hands those back to the kernel each time, so a third of a BatchNorm
+/// went on page faults and zeroing fresh pages.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 pub mod checkpoint;
 pub mod cli;
 pub mod config;

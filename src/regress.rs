@@ -4,9 +4,11 @@
 //! gemm picks its kernels by CPU (AVX2, AVX-512, ...), which changes the order of float
 //! sums; over a few dozen GAN steps those last-bit differences grow into visibly
 //! different pixels. The default tolerance (mean absolute difference of 2 grey levels
-//! out of 255, see [`DEFAULT_TOLERANCE`]) accepts that drift on a short run and still
-//! fails on any real change (another seed, architecture, loss or data order moves the
-//! mean by 20 levels or more).
+//! out of 255, see [`DEFAULT_TOLERANCE`]) accepts run-to-run drift on machines with the
+//! same vector width and still fails on any real change (another seed, architecture, loss
+//! or data order moves the mean by 20 levels or more). Between AVX2 and AVX-512 kernels
+//! the chaotic `article` preset drifts further (37.5 levels measured), so goldens belong
+//! to one kind of CPU (see the README).
 
 use crate::grid::Grid;
 use std::path::{Path, PathBuf};

@@ -3,6 +3,9 @@
 //! regularisers the config turns on.
 
 pub mod losses;
+pub mod phases;
+
+pub use phases::{Phase, PhaseTimes};
 
 use crate::config::{Config, DLoss};
 use crate::data::{Batch, Dataset};
@@ -16,6 +19,7 @@ use crate::rng::{stream_rng, Stream, INIT_SPECTRAL, INIT_WEIGHTS};
 use dfdx::losses::binary_cross_entropy_with_logits_loss as bce;
 use dfdx::prelude::*;
 use rand::Rng;
+use std::time::Instant;
 
 /// What one step measured, for the progress line and TensorBoard.
 #[derive(Clone, Copy, Debug, Default, PartialEq)]
@@ -79,6 +83,8 @@ pub struct Gan {
     zeros: Logits<Cpu>,
     grads_g: Option<Gradients<f32, Cpu>>,
     grads_d: Option<Gradients<f32, Cpu>>,
+    /// Wall time per phase of the steps so far (read by `make bench`).
+    pub phase_times: PhaseTimes,
 }
 
 impl Gan {
@@ -104,6 +110,7 @@ impl Gan {
             batch: Batch::default(),
             grads_g: None,
             grads_d: None,
+            phase_times: PhaseTimes::default(),
         }
     }
 
@@ -128,7 +135,9 @@ impl Gan {
         let mut stats = StepStats::default();
         let k = self.cfg.k_steps as u64;
         for j in 0..k {
+            let mut mark = Instant::now();
             data.batch_into(step * k + j, &mut self.batch);
+            self.phase_times.lap(Phase::Data, &mut mark);
             stats = self.d_step(step * k + j);
         }
         (stats.loss_g, stats.mode_seeking, stats.mode_seeking_ratio) = self.g_step(step);
@@ -136,6 +145,7 @@ impl Gan {
     }
 
     fn d_step(&mut self, index: u64) -> StepStats {
+        let mut mark = Instant::now();
         let n = self.cfg.batch_size;
         let mut rng = stream_rng(self.cfg.seed, Stream::Step, 2 * index);
         let right = one_hot(&self.dev, &self.batch.labels);
@@ -145,13 +155,16 @@ impl Gan {
             .tensor_from_vec(self.batch.images.clone(), (n, Const, Const, Const));
         // G in training mode (batch statistics) but off the tape: D's step needs no G gradient.
         let z = sample_noise(&self.dev, n, self.cfg.noise, &mut rng);
+        self.phase_times.lap(Phase::Data, &mut mark);
         let fake = self
             .g
             .forward(z, right.clone(), Mode::Train, self.cfg.output_activation);
+        self.phase_times.lap(Phase::GForward, &mut mark);
 
         self.d.power_iteration();
         let mut grads = self.grads_d.take().unwrap_or_else(|| self.d.alloc_grads());
         self.d.zero_grads(&mut grads);
+        self.phase_times.lap(Phase::Optimiser, &mut mark);
         let rr = self.d.forward(real.clone().traced(grads), right.clone(), Mode::Train);
         let rw = self
             .d
@@ -169,10 +182,13 @@ impl Gan {
             DLoss::Reed => l_rr + (l_rw + l_fk) * 0.5,
         };
         let loss_d = loss.array();
+        self.phase_times.lap(Phase::DForward, &mut mark);
         let mut grads = loss.backward();
+        self.phase_times.lap(Phase::Backward, &mut mark);
         // A non-finite loss is caught by the caller, which stops before the next checkpoint.
         self.d.update(&mut self.opt_d, &mut grads);
         self.grads_d = Some(grads);
+        self.phase_times.lap(Phase::Optimiser, &mut mark);
         StepStats {
             loss_d,
             d_real_right: terms[0],
@@ -187,6 +203,7 @@ impl Gan {
 
     /// G's update; returns its adversarial loss, the mode-seeking term and its ratio.
     fn g_step(&mut self, step: u64) -> (f32, f32, f32) {
+        let mut mark = Instant::now();
         let n = self.cfg.batch_size;
         let mut rng = stream_rng(self.cfg.seed, Stream::Step, 2 * step + 1);
         let mut labels: Vec<u8> = (0..n).map(|_| rng.gen_range(0..NUM_CLASSES as u8)).collect();
@@ -201,9 +218,11 @@ impl Gan {
         let z_values = if ms_weight > 0.0 { z.as_vec() } else { Vec::new() };
         let mut grads = self.grads_g.take().unwrap_or_else(|| self.g.alloc_grads());
         self.g.zero_grads(&mut grads);
+        self.phase_times.lap(Phase::Data, &mut mark);
         let fake = self
             .g
             .forward(z.traced(grads), c.clone(), Mode::Train, self.cfg.output_activation);
+        self.phase_times.lap(Phase::GForward, &mut mark);
         let (ms, ms_value, ratio) = if ms_weight > 0.0 {
             let z_distance = losses::pair_distance(&z_values, NOISE_DIM);
             let (term, ratio) = losses::mode_seeking(
@@ -220,10 +239,12 @@ impl Gan {
         let logits = self.d.forward(fake, c, Mode::Train);
         let loss = bce(logits, self.ones.clone());
         let loss_g = loss.array();
+        self.phase_times.lap(Phase::DForward, &mut mark);
         let mut grads = match ms {
             Some(term) => (loss + term).backward(),
             None => loss.backward(),
         };
+        self.phase_times.lap(Phase::Backward, &mut mark);
         if self.cfg.gan_int > 0.0 {
             // GAN-INT: conditions between two labels must also look real to D.
             let mixed = interpolated(&self.dev, n, &mut rng);
@@ -233,12 +254,14 @@ impl Gan {
                 .forward(z.traced(grads), mixed.clone(), Mode::Train, self.cfg.output_activation);
             let logits = self.d.forward(fake, mixed, Mode::Train);
             grads = (bce(logits, self.ones.clone()) * self.cfg.gan_int as f32).backward();
+            self.phase_times.lap(Phase::Backward, &mut mark);
         }
         let _ = self.opt_g.update(&mut self.g, &mut grads);
         if let Some(ema) = &mut self.g_ema {
             params::blend(ema, &self.g, params::ema_decay(self.cfg.g_ema, step) as f32);
         }
         self.grads_g = Some(grads);
+        self.phase_times.lap(Phase::Optimiser, &mut mark);
         (loss_g, ms_value, ratio)
     }
 }

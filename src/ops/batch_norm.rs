@@ -19,9 +19,34 @@ pub enum Mode {
     Eval,
 }
 
-/// Indices of channel `c` in an `(n, channels, plane)` buffer.
-fn channel(n: usize, channels: usize, plane: usize, c: usize) -> impl Iterator<Item = usize> {
-    (0..n).flat_map(move |i| (i * channels + c) * plane..(i * channels + c + 1) * plane)
+/// `f` summed over each plane of `v` (in parallel over planes), with 16 f32 partial sums
+/// per plane so the loop vectorises; planes are a few hundred values, so f32 is exact
+/// enough there, and callers add the planes of a channel in f64.
+fn plane_sums(v: &[f32], plane: usize, f: impl Fn(usize, usize) -> f32 + Sync) -> Vec<f32> {
+    (0..v.len() / plane)
+        .into_par_iter()
+        .map(|k| {
+            let mut acc = [0.0f32; 16];
+            let base = k * plane;
+            let whole = plane / 16 * 16;
+            for j in (0..whole).step_by(16) {
+                for (l, a) in acc.iter_mut().enumerate() {
+                    *a += f(k, base + j + l);
+                }
+            }
+            let tail: f32 = (base + whole..base + plane).map(|i| f(k, i)).sum();
+            acc.iter().sum::<f32>() + tail
+        })
+        .collect()
+}
+
+/// Per-channel totals (in f64) of per-plane sums laid out `(n, channels)`.
+fn channel_totals(sums: &[f32], channels: usize) -> Vec<f64> {
+    let mut out = vec![0.0f64; channels];
+    for (k, s) in sums.iter().enumerate() {
+        out[k % channels] += *s as f64;
+    }
+    out
 }
 
 /// `y = scale * (x - mean) / sqrt(var + eps) + bias` per channel of `x (n, C, h, w)`.
@@ -40,18 +65,19 @@ pub fn batch_norm2d<const C: usize, D: OpsDevice, T: Tape<f32, D>>(
     let mut xhat = to_vec(&x);
     let (scale, bias) = (to_vec(&bn.scale), to_vec(&bn.bias));
     let (mut running_mean, mut running_var) = (to_vec(&bn.running_mean), to_vec(&bn.running_var));
-    // Per-channel statistics in parallel over channels, then one parallel pass over the
-    // (sample, channel) planes; both are deterministic (no shared accumulators).
+    // Two passes (mean, then squared deviations) over the (sample, channel) planes in
+    // parallel; deterministic, since every sum has a fixed order.
     let stats: Vec<(f32, f32)> = match mode {
-        Mode::Train => (0..C)
-            .into_par_iter()
-            .map(|c| {
-                // f64 sums: a channel holds up to ~12k values (32 x 19 x 19).
-                let mu = channel(n, C, plane, c).map(|j| xhat[j] as f64).sum::<f64>() / count as f64;
-                let sq: f64 = channel(n, C, plane, c).map(|j| (xhat[j] as f64 - mu).powi(2)).sum();
-                (mu as f32, (sq / count as f64) as f32)
-            })
-            .collect(),
+        Mode::Train => {
+            let total = channel_totals(&plane_sums(&xhat, plane, |_, i| xhat[i]), C);
+            let mu: Vec<f32> = total.iter().map(|t| (t / count as f64) as f32).collect();
+            let sq = plane_sums(&xhat, plane, |k, i| (xhat[i] - mu[k % C]).powi(2));
+            let var = channel_totals(&sq, C);
+            mu.iter()
+                .zip(&var)
+                .map(|(&m, v)| (m, (v / count as f64) as f32))
+                .collect()
+        }
         Mode::Eval => (0..C).map(|c| (running_mean[c], running_var[c])).collect(),
     };
     if mode == Mode::Train {
@@ -83,11 +109,14 @@ pub fn batch_norm2d<const C: usize, D: OpsDevice, T: Tape<f32, D>>(
         let (y_key, s_key, b_key) = (y.clone(), bn.scale.clone(), bn.bias.clone());
         tape.add_backward_op(move |grads| {
             let gy = take_grad(grads, &y_key)?;
-            let sums: Vec<(f32, f32)> = (0..C)
-                .into_par_iter()
-                .map(|c| channel(n, C, plane, c).fold((0.0, 0.0), |(b, s), j| (b + gy[j], s + gy[j] * xhat[j])))
+            let dbias: Vec<f32> = channel_totals(&plane_sums(&gy, plane, |_, i| gy[i]), C)
+                .iter()
+                .map(|&v| v as f32)
                 .collect();
-            let (dbias, dscale): (Vec<f32>, Vec<f32>) = sums.iter().copied().unzip();
+            let dscale: Vec<f32> = channel_totals(&plane_sums(&gy, plane, |_, i| gy[i] * xhat[i]), C)
+                .iter()
+                .map(|&v| v as f32)
+                .collect();
             with_grad(grads, &x, |gx| {
                 gx.par_chunks_mut(plane).enumerate().for_each(|(k, gxs)| {
                     let c = k % C;

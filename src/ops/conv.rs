@@ -5,6 +5,7 @@
 use super::kernels::{self, Window};
 use super::{put_grad, take_grad, to_vec, with_grad, Img, OpsDevice};
 use dfdx::prelude::*;
+use rayon::prelude::*;
 
 /// Output side of a strided convolution: `(size + 2 pad - kernel) / stride + 1`.
 ///
@@ -96,7 +97,10 @@ pub fn conv_transpose2d<const I: usize, const O: usize, const K: usize, D: OpsDe
     };
     let (xv, wv, bv) = (to_vec(&x), to_vec(weight), to_vec(bias));
     let plane = win.height * win.width;
-    let mut yv: Vec<f32> = (0..n * O).flat_map(|i| std::iter::repeat_n(bv[i % O], plane)).collect();
+    let mut yv = vec![0.0f32; n * O * plane];
+    yv.par_chunks_mut(plane)
+        .enumerate()
+        .for_each(|(k, p)| p.fill(bv[k % O]));
     kernels::image_from_grid(&win, &xv, &wv, I, &mut yv);
     let (x, mut tape) = x.split_tape();
     let y = x.device().tensor_from_vec(yv, (n, Const::<O>, win.height, win.width));
