@@ -3,7 +3,7 @@ CARGO ?= cargo
 RUN ?= $(lastword $(sort $(wildcard runs/20*)))
 ARGS ?=
 
-.PHONY: all data judge train test lint bench tensorboard regress regress-update fuzz clean
+.PHONY: all data judge train test lint bench scaling tensorboard regress regress-update fuzz clean
 REGRESS_RUN ?= target/regress-run
 
 all: test
@@ -47,8 +47,11 @@ regress-update: data ## explicitly replace the golden PNGs with fresh regression
 fuzz: data ## longer fuzzing of the IDX and checkpoint loaders (CI runs a bounded number of cases)
 	PROPTEST_CASES=$${PROPTEST_CASES:-5000} $(CARGO) test --release --test fuzz
 
-bench: ## ms per training step next to PyTorch's reference, alternating A B A B
+bench: ## ms per training step next to PyTorch's (both presets, alternating A B A B), phases, cores busy
 	scripts/bench.sh
+
+scaling: ## the README's scaling table: batch 16-128, 2 cores vs 1, cgan vs PyTorch, peak RSS
+	scripts/scaling.sh
 
 tensorboard: ## run TensorBoard on runs/ if installed, else print the command
 	@if command -v tensorboard >/dev/null; then tensorboard --logdir runs; \

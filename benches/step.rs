@@ -43,8 +43,9 @@ fn main() {
     let warm = args.get(2).copied().unwrap_or(5);
     let mut rng = StdRng::seed_from_u64(0);
     let split = Split {
-        images: (0..n * 4 * PIXELS).map(|_| rng.gen_range(-1.0..1.0)).collect(),
+        pixels: (0..n * 4 * PIXELS).map(|_| rng.gen()).collect(),
         labels: (0..n * 4).map(|_| rng.gen_range(0..10)).collect(),
+        range: (-1.0, 1.0),
     };
     let cfg = Config {
         batch_size: n,

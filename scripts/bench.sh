@@ -1,22 +1,46 @@
 #!/usr/bin/env bash
-# cgan's training step against the PyTorch reference (../shared/bench/gan_torch.py), run
-# alternately A B A B in one session so the ratio means something on a noisy machine.
-# PRESETS (default "article mode-seeking") are cgan's presets to time each round.
+# cgan's training step against PyTorch, run alternately A B A B in one session so the
+# ratio means something on a noisy machine: the `article` preset against the reference
+# (../shared/bench/gan_torch.py), the default (`mode-seeking`) against its PyTorch
+# version next to our bench (benches/gan_torch_mode_seeking.py).
+# BATCH (32), STEPS (30), WARM (5), ROUNDS (2); PRESETS (default "article mode-seeking").
 # Needs a Python with torch: BENCH_PYTHON (default /tmp/bench-venv/bin/python).
 set -euo pipefail
+here="$(cd "$(dirname "$0")/.." && pwd)"
 batch="${BATCH:-32}"; steps="${STEPS:-30}"; warm="${WARM:-5}"; rounds="${ROUNDS:-2}"
 presets="${PRESETS:-article mode-seeking}"
 py="${BENCH_PYTHON:-/tmp/bench-venv/bin/python}"
-ref="$(dirname "$0")/../../shared/bench/gan_torch.py"
+reference() {
+    case "$1" in
+        article) echo "$here/../shared/bench/gan_torch.py" ;;
+        mode-seeking) echo "$here/benches/gan_torch_mode_seeking.py" ;;
+    esac
+}
+median_ms() { sed -n 's/.* median_ms=\([0-9.]*\).*/\1/p' | head -1; }
 cargo build --release --bench step --quiet 2>/dev/null || cargo bench --bench step --no-run
+log="$(mktemp)"
 for i in $(seq "$rounds"); do
     for preset in $presets; do
-        echo "cgan $preset:"
-        cargo bench --quiet --bench step -- "$batch" "$steps" "$warm" "$preset" 2>/dev/null | grep median_ms
+        out="$(cargo bench --quiet --bench step -- "$batch" "$steps" "$warm" "$preset" 2>/dev/null)"
+        echo "$out"
+        ours="$(echo "$out" | median_ms)"
+        ref="$(reference "$preset")"
+        if [ -x "$py" ] && [ -f "$ref" ]; then
+            theirs="$(OMP_NUM_THREADS=2 "$py" "$ref" "$batch" "$steps" "$warm" | grep median_ms)"
+            echo "$theirs"
+            echo "$preset $ours $(echo "$theirs" | median_ms)" >> "$log"
+        else
+            echo "reference skipped: no torch at $py (python3 -m venv /tmp/bench-venv && /tmp/bench-venv/bin/pip install torch)"
+        fi
     done
-    if [ -x "$py" ] && [ -f "$ref" ]; then
-        OMP_NUM_THREADS=2 "$py" "$ref" "$batch" "$steps" "$warm" | grep median_ms
-    else
-        echo "reference skipped: no torch at $py (python3 -m venv /tmp/bench-venv && /tmp/bench-venv/bin/pip install torch)"
-    fi
 done
+# One ratio per round and preset, then each preset's median ratio.
+awk '{ printf "ratio %s: cgan %.1f ms / torch %.1f ms = %.2f\n", $1, $2, $3, $2 / $3 }' "$log"
+for preset in $presets; do
+    ratios="$(awk -v p="$preset" '$1 == p { printf "%.4f\n", $2 / $3 }' "$log" | sort -n)"
+    [ -n "$ratios" ] || continue
+    echo "$ratios" | awk -v p="$preset" -v b="$batch" '{ a[NR] = $1 }
+        END { m = (NR % 2) ? a[(NR + 1) / 2] : (a[NR / 2] + a[NR / 2 + 1]) / 2;
+              printf "median ratio %s (batch %s, %d pairs): %.2f\n", p, b, NR, m }'
+done
+rm -f "$log"

@@ -273,10 +273,11 @@ fn run_train(args: &TrainArgs) -> Result<(), train::TrainError> {
     let report = train::train(cfg, target, progress.as_mut())?;
     let s = report.last;
     println!(
-        "trained {} steps ({} in this process) in {:.1}s into {}\nfinal p_real_right {:.3} p_real_wrong {:.3} p_fake {:.3} loss_g {:.3} loss_d {:.3}\nsee it: tensorboard --logdir {}",
+        "trained {} steps ({} in this process) in {:.1}s ({:.1}% outside the steps: summaries, evaluations, checkpoints) into {}\nfinal p_real_right {:.3} p_real_wrong {:.3} p_fake {:.3} loss_g {:.3} loss_d {:.3}\nsee it: tensorboard --logdir {}",
         report.steps,
         report.steps - report.start_step,
         report.wall_seconds,
+        100.0 * report.loop_overhead(),
         report.run_dir.display(),
         s.p_real_right,
         s.p_real_wrong,

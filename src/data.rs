@@ -1,5 +1,6 @@
-//! MNIST in its original IDX form: checked, loaded with the `mnist` crate, scaled to the
-//! model's range, and served as shuffled GAN-CLS batches (image, right label, wrong label).
+//! MNIST in its original IDX form: checked, read as bytes, scaled to the model's range as
+//! images are read, and served as shuffled GAN-CLS batches (image, right label, wrong
+//! label).
 
 use crate::rng::{stream_rng, Stream};
 use rand::seq::SliceRandom;
@@ -96,13 +97,34 @@ fn check_idx(path: &Path, magic: u32, count: usize) -> Result<(), DataError> {
     Ok(())
 }
 
-/// Images and labels of one split.
+/// The body of an IDX file (its bytes after the header), read in one allocation of the
+/// file's size. Checked again here: the file may have changed since [`check_idx`].
+fn read_body(path: &Path, magic: u32, count: usize) -> Result<Vec<u8>, DataError> {
+    let (header_len, item) = if magic == 0x0803 { (16, PIXELS) } else { (8, 1) };
+    let mut bytes = std::fs::read(path).map_err(|source| DataError::Unreadable {
+        path: path.to_owned(),
+        source,
+    })?;
+    if bytes.len() != header_len + count * item {
+        return Err(corrupt(
+            path,
+            format!("{} bytes, changed while it was read", bytes.len()),
+        ));
+    }
+    bytes.drain(..header_len);
+    Ok(bytes)
+}
+
+/// Images and labels of one split. Pixels stay grey levels (a byte each: the 60,000
+/// training images take 47 MB, not the 188 MB of f32) and are scaled as they are read.
 #[derive(Clone, Debug)]
 pub struct Split {
-    /// `len * 784` pixels, row-major, scaled to the model's range.
-    pub images: Vec<f32>,
+    /// `len * 784` grey levels 0-255, row-major.
+    pub pixels: Vec<u8>,
     /// Digits 0-9.
     pub labels: Vec<u8>,
+    /// The model's range `(low, high)`: grey level 0 reads as `low`, 255 as `high`.
+    pub range: (f32, f32),
 }
 
 impl Split {
@@ -116,9 +138,23 @@ impl Split {
         self.labels.is_empty()
     }
 
-    /// Pixels of example `i`.
-    pub fn image(&self, i: usize) -> &[f32] {
-        &self.images[i * PIXELS..][..PIXELS]
+    /// Pixels of example `i`, scaled to the range.
+    pub fn image(&self, i: usize) -> impl ExactSizeIterator<Item = f32> + '_ {
+        let (low, high) = self.range;
+        self.pixels[i * PIXELS..][..PIXELS]
+            .iter()
+            .map(move |&p| low + (high - low) * p as f32 / 255.0)
+    }
+
+    /// Every example's pixels, scaled, `len * 784` values.
+    pub fn images(&self) -> Vec<f32> {
+        (0..self.len()).flat_map(|i| self.image(i)).collect()
+    }
+
+    /// Keeps the first `n` examples.
+    pub fn truncate(&mut self, n: usize) {
+        self.pixels.truncate(n * PIXELS);
+        self.labels.truncate(n);
     }
 }
 
@@ -137,30 +173,24 @@ pub fn load_mnist(dir: &Path, (low, high): (f32, f32)) -> Result<Mnist, DataErro
     for (name, magic, count) in FILES {
         check_idx(&dir.join(name), magic, count)?;
     }
-    let dir_str = dir
-        .to_str()
-        .ok_or_else(|| corrupt(dir, "the data directory's path is not valid UTF-8"))?;
-    let raw = mnist::MnistBuilder::new()
-        .base_path(dir_str)
-        .label_format_digit()
-        .training_set_length(60_000)
-        .validation_set_length(0)
-        .test_set_length(10_000)
-        .finalize();
-    let scale = |px: Vec<u8>| px.into_iter().map(|p| low + (high - low) * p as f32 / 255.0).collect();
-    for (labels, name) in [(&raw.trn_lbl, FILES[1].0), (&raw.tst_lbl, FILES[3].0)] {
+    let [trn_img, trn_lbl, tst_img, tst_lbl] =
+        FILES.map(|(name, magic, count)| read_body(&dir.join(name), magic, count));
+    let (trn_img, trn_lbl, tst_img, tst_lbl) = (trn_img?, trn_lbl?, tst_img?, tst_lbl?);
+    for (labels, name) in [(&trn_lbl, FILES[1].0), (&tst_lbl, FILES[3].0)] {
         if let Some(bad) = labels.iter().find(|l| **l > 9) {
             return Err(corrupt(&dir.join(name), format!("label {bad} outside 0-9")));
         }
     }
     Ok(Mnist {
         train: Split {
-            images: scale(raw.trn_img),
-            labels: raw.trn_lbl,
+            pixels: trn_img,
+            labels: trn_lbl,
+            range: (low, high),
         },
         test: Split {
-            images: scale(raw.tst_img),
-            labels: raw.tst_lbl,
+            pixels: tst_img,
+            labels: tst_lbl,
+            range: (low, high),
         },
     })
 }
@@ -227,7 +257,7 @@ impl Dataset {
         out.wrong_labels.clear();
         let mut rng = stream_rng(self.seed, Stream::WrongLabels, step);
         for &i in idx {
-            out.images.extend_from_slice(self.split.image(i));
+            out.images.extend(self.split.image(i));
             let label = self.split.labels[i];
             out.labels.push(label);
             out.wrong_labels.push((label + rng.gen_range(1..10)) % 10);

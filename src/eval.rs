@@ -57,7 +57,7 @@ pub struct Reference {
 /// half: MNIST's test halves come from different writer populations.)
 fn half(mnist: &Mnist, parity: usize) -> (Vec<f32>, Vec<u8>) {
     let idx = (parity..mnist.test.len()).step_by(2);
-    let images = idx.clone().flat_map(|i| mnist.test.image(i).to_vec()).collect();
+    let images = idx.clone().flat_map(|i| mnist.test.image(i)).collect();
     (images, idx.map(|i| mnist.test.labels[i]).collect())
 }
 
@@ -138,7 +138,7 @@ impl Reference {
         idx.shuffle(&mut stream_rng(seed, Stream::Tool, 1));
         let train: Vec<f32> = idx[..n.min(idx.len())]
             .iter()
-            .flat_map(|&i| mnist.train.image(i).to_vec())
+            .flat_map(|&i| mnist.train.image(i))
             .collect();
         let (train_feats, _) = judge.classify(&train);
         let floor = frechet_distance(&train_feats, &feats);

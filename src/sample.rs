@@ -7,7 +7,7 @@ use crate::ops::batch_norm::Mode;
 use dfdx::prelude::*;
 
 /// Images per forward pass: bounds memory for large draws.
-const CHUNK: usize = 500;
+const CHUNK: usize = 100;
 
 /// G(z[i], c[i]) for every row i of `z` (100 per row) and `c` (10 per row, probability
 /// vectors), as pixels in G's range (`how.output_activation`), row-major `(n, 28, 28)`.

@@ -71,6 +71,16 @@ pub struct Report {
     pub last: StepStats,
     /// Seconds spent in this process's loop.
     pub wall_seconds: f64,
+    /// Of those, seconds spent in training steps; the rest went on summaries, sample
+    /// grids, histograms, evaluations and checkpoints.
+    pub step_seconds: f64,
+}
+
+impl Report {
+    /// Share of the loop's wall time spent outside training steps.
+    pub fn loop_overhead(&self) -> f64 {
+        1.0 - self.step_seconds / self.wall_seconds.max(1e-9)
+    }
 }
 
 /// Where a run writes, and whether it continues an earlier one.
@@ -460,8 +470,7 @@ pub fn train(cfg: Config, target: Target, progress: &mut dyn Progress) -> Result
         })?;
     }
     if cfg.train_images > 0 {
-        train_split.images.truncate(cfg.train_images * crate::data::PIXELS);
-        train_split.labels.truncate(cfg.train_images);
+        train_split.truncate(cfg.train_images);
     }
     let mut data = Dataset::new(train_split, cfg.batch_size, cfg.seed)
         .map_err(|why| ConfigError::Value(format!("batch_size: {why}")))?;
@@ -503,10 +512,13 @@ pub fn train(cfg: Config, target: Target, progress: &mut dyn Progress) -> Result
     };
 
     let t0 = Instant::now();
+    let mut step_seconds = 0.0;
     let mut last = StepStats::default();
     let (mut mark_t, mut mark_step) = (Instant::now(), start);
     for step in start..cfg.steps {
+        let t_step = Instant::now();
         last = gan.train_step(&mut data, step);
+        step_seconds += t_step.elapsed().as_secs_f64();
         let done = step + 1;
         check_finite(&last, done, &run)?;
         progress.step(done, cfg.steps, &last);
@@ -545,5 +557,6 @@ pub fn train(cfg: Config, target: Target, progress: &mut dyn Progress) -> Result
         steps: cfg.steps.max(start),
         last,
         wall_seconds: t0.elapsed().as_secs_f64(),
+        step_seconds,
     })
 }

@@ -14,8 +14,9 @@ use rand::{rngs::StdRng, Rng, SeedableRng};
 fn data(seed: u64) -> Dataset {
     let mut rng = StdRng::seed_from_u64(seed);
     let split = Split {
-        images: (0..64 * PIXELS).map(|_| rng.gen_range(-1.0..1.0)).collect(),
+        pixels: (0..64 * PIXELS).map(|_| rng.gen()).collect(),
         labels: (0..64).map(|_| rng.gen_range(0..10)).collect(),
+        range: (-1.0, 1.0),
     };
     Dataset::new(split, 8, 1).unwrap()
 }

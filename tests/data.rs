@@ -30,10 +30,10 @@ fn scratch_copy(tag: &str) -> PathBuf {
 fn loads_real_mnist_in_the_model_range() {
     let m = load_mnist(&mnist_dir(), (-1.0, 1.0)).expect("run `make data` before the tests");
     assert_eq!((m.train.len(), m.test.len()), (60_000, 10_000));
-    assert_eq!(m.train.images.len(), 60_000 * PIXELS);
+    assert_eq!(m.train.pixels.len(), 60_000 * PIXELS);
     let (lo, hi) = m
         .train
-        .images
+        .images()
         .iter()
         .fold((f32::MAX, f32::MIN), |(a, b), v| (a.min(*v), b.max(*v)));
     assert_eq!((lo, hi), (-1.0, 1.0));
@@ -45,13 +45,7 @@ fn loads_real_mnist_in_the_model_range() {
     assert_eq!(counts.iter().sum::<usize>(), 60_000);
     assert!(counts.iter().all(|c| (5_000..7_000).contains(c)), "{counts:?}");
     let m01 = load_mnist(&mnist_dir(), (0.0, 1.0)).unwrap();
-    assert!(
-        (m01.train.images[0..PIXELS].iter().sum::<f32>() * 2.0
-            - PIXELS as f32
-            - m.train.images[0..PIXELS].iter().sum::<f32>())
-        .abs()
-            < 1e-2
-    );
+    assert!((m01.train.image(0).sum::<f32>() * 2.0 - PIXELS as f32 - m.train.image(0).sum::<f32>()).abs() < 1e-2);
 }
 
 fn expect_error(dir: &Path, file: &str, needle: &str) {

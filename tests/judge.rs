@@ -22,21 +22,27 @@ fn judge() -> Judge {
     Judge::load(&root().join("runs/judge")).expect("run `make judge` before the tests")
 }
 
+/// The first `n` MNIST test images, scaled.
+fn first_test_images(n: usize) -> Vec<f32> {
+    (0..n).flat_map(|i| mnist().test.image(i)).collect()
+}
+
 fn subset(split: &Split, n: usize) -> Split {
     Split {
-        images: split.images[..n * PIXELS].to_vec(),
+        pixels: split.pixels[..n * PIXELS].to_vec(),
         labels: split.labels[..n].to_vec(),
+        range: split.range,
     }
 }
 
 #[test]
 fn judge_outputs_features_and_logits() {
     let j = Judge::untrained(1);
-    let x = Cpu::default().tensor_from_vec(mnist().test.images[..3 * PIXELS].to_vec(), (3, Const, Const, Const));
+    let x = Cpu::default().tensor_from_vec(first_test_images(3), (3, Const, Const, Const));
     let (f, logits) = j.net.forward(x);
     assert_eq!(f.shape().concrete(), [3, FEATURES]);
     assert_eq!(logits.shape().concrete(), [3, 10]);
-    let (feats, probs) = j.classify(&mnist().test.images[..5 * PIXELS]);
+    let (feats, probs) = j.classify(&first_test_images(5));
     assert_eq!((feats.len(), probs.len()), (5 * FEATURES, 5));
     assert!(probs.iter().all(|p| (p.iter().sum::<f32>() - 1.0).abs() < 1e-4));
 }
@@ -66,7 +72,7 @@ fn a_saved_judge_reloads_to_identical_predictions() {
     )
     .unwrap();
     let back = Judge::load(&dir).unwrap();
-    let imgs = &mnist().test.images[..50 * PIXELS];
+    let imgs = &first_test_images(50);
     assert_eq!(j.classify(imgs), back.classify(imgs));
     assert_eq!(back.test_accuracy, 0.5);
     std::fs::write(dir.join("judge.safetensors"), b"not a safetensors file").unwrap();
@@ -87,7 +93,7 @@ fn the_trained_judge_reaches_99_percent() {
 #[test]
 fn frechet_distance_of_a_set_to_itself_is_zero_and_shifts_add_their_square() {
     let j = judge();
-    let (feats, _) = j.classify(&mnist().test.images[..1000 * PIXELS]);
+    let (feats, _) = j.classify(&first_test_images(1000));
     assert!(frechet_distance(&feats, &feats) < 1e-6 * feats.len() as f64);
     let shifted: Vec<f32> = feats.iter().map(|v| v + 0.5).collect();
     let want = 0.25 * FEATURES as f64;
@@ -125,10 +131,7 @@ fn a_collapsed_generator_raises_the_alarm_that_accuracy_hides() {
         .map(|d| test.labels.iter().position(|l| *l == d).unwrap())
         .collect();
     let labels: Vec<u8> = (0..1000).map(|i| (i % 10) as u8).collect();
-    let images: Vec<f32> = labels
-        .iter()
-        .flat_map(|l| test.image(templates[*l as usize]).to_vec())
-        .collect();
+    let images: Vec<f32> = labels.iter().flat_map(|l| test.image(templates[*l as usize])).collect();
     let m = eval::score(&j, &reference, &images, &labels);
     assert!(m.conditional_accuracy >= 0.9, "accuracy looks fine: {m:?}");
     assert!(m.diversity_ratio < 0.1 * COLLAPSE_THRESHOLD, "{m:?}");

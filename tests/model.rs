@@ -4,7 +4,7 @@
 
 use cgan::config::{Config, Preset};
 use cgan::data::{Dataset, Split, PIXELS};
-use cgan::gan::Gan;
+use cgan::gan::{Gan, Phase};
 use cgan::models::{
     one_hot, sample_noise, Activation, DNorm, Discriminator, DiscriminatorSpec, Generator, NoiseKind, OutputActivation,
 };
@@ -14,6 +14,7 @@ use dfdx::losses::binary_cross_entropy_with_logits_loss as bce;
 use dfdx::prelude::*;
 use rand::{rngs::StdRng, Rng, SeedableRng};
 use rstest::rstest;
+use std::time::Duration;
 
 fn labels(rng: &mut StdRng, n: usize) -> Vec<u8> {
     (0..n).map(|_| rng.gen_range(0..10)).collect()
@@ -241,8 +242,9 @@ fn every_parameter_gets_a_gradient(spec: DiscriminatorSpec) {
 fn random_split(n: usize, seed: u64) -> Split {
     let mut rng = StdRng::seed_from_u64(seed);
     Split {
-        images: (0..n * PIXELS).map(|_| rng.gen_range(-1.0..1.0)).collect(),
+        pixels: (0..n * PIXELS).map(|_| rng.gen()).collect(),
         labels: (0..n).map(|_| rng.gen_range(0..10)).collect(),
+        range: (-1.0, 1.0),
     }
 }
 
@@ -275,6 +277,12 @@ fn optimisation_steps_run_and_change_the_weights(#[values(Preset::Article, Prese
         }
     }
     assert_ne!(sn0, gan.d.spectral, "each D step runs a power iteration");
+    // `make bench`'s breakdown: every phase of the three steps was timed.
+    for phase in Phase::ALL {
+        assert!(gan.phase_times.get(phase) > Duration::ZERO, "{phase:?} never timed");
+    }
+    gan.phase_times.reset();
+    assert_eq!(gan.phase_times.get(Phase::GForward), Duration::ZERO);
     for (before, after) in [(g0, params::params(&gan.g)), (d0, gan.d.params())] {
         for (b, a) in before.iter().zip(&after) {
             if b.trainable {

@@ -90,6 +90,11 @@ fn run_directory_holds_config_events_samples_and_checkpoints() {
     let dir = scratch("layout");
     let report = train::train(small(5), Target::New(dir.clone()), &mut Lines).unwrap();
     assert_eq!(report.steps, 5);
+    // The loop's time splits into steps and what surrounds them (samples every 2 steps,
+    // checkpoints): both are there and the steps' share is a part of the whole.
+    assert!(report.step_seconds > 0.0, "{report:?}");
+    assert!(report.step_seconds < report.wall_seconds, "{report:?}");
+    assert!((0.0..1.0).contains(&report.loop_overhead()), "{report:?}");
     let saved = Config::load_run(&dir.join("config.toml")).unwrap();
     assert_eq!(saved, small(5), "the resolved config is saved and reloads identically");
     let events: Vec<_> = std::fs::read_dir(&dir)
