@@ -3,6 +3,7 @@
 //! minibatch-standard-deviation map, and the mode-seeking term.
 
 use cgan::gan::losses::{mode_seeking, pair_distance, MS_EPS};
+use cgan::ops::leaky_relu::leaky_relu;
 use cgan::ops::minibatch_std::{minibatch_std, EPS};
 use cgan::ops::spectral_norm::{spectral_normalize, PowerIteration};
 use dfdx::prelude::*;
@@ -102,6 +103,46 @@ fn spectral_normalisation_divides_by_sigma_and_its_gradient_matches_finite_diffe
     };
     let e = rel_err(&grads.get(&w).as_vec(), &numeric_grad(&f, &to64(&wv), 1e-5));
     assert!(e <= TOL, "spectral norm gradient: relative error {e}");
+}
+
+#[test]
+fn leaky_relu_matches_reference_and_finite_differences() {
+    let dev: Cpu = Default::default();
+    let mut rng = StdRng::seed_from_u64(4);
+    // Larger than one parallel chunk, so the split is covered.
+    let len = 3 * 16_384 + 5;
+    let xv = random(&mut rng, len);
+    let x = dev.tensor_from_vec(xv.clone(), (len,));
+    let slope = 0.2;
+    let naive = |x: &[f64]| -> Vec<f64> { x.iter().map(|v| if *v > 0.0 { *v } else { slope * v }).collect() };
+    let y = leaky_relu(x.clone().leaky_traced(), slope as f32);
+    let yv = y.retaped::<NoneTape>().as_vec();
+    assert!(rel_err(&yv, &naive(&to64(&xv))) <= TOL);
+    // The gradient adds to one already there (x used twice).
+    let r = random(&mut rng, len);
+    let loss = (leaky_relu(x.clone().leaky_traced(), slope as f32) + x.clone().leaky_traced())
+        * dev.tensor_from_vec(r.clone(), (len,));
+    let grads = loss.sum().backward();
+    let f = |x: &[f64]| {
+        naive(x)
+            .iter()
+            .zip(x)
+            .zip(&r)
+            .map(|((y, x), r)| (y + x) * *r as f64)
+            .sum::<f64>()
+    };
+    // Away from the kink, where central differences are exact for a piecewise-linear map.
+    let picked: Vec<usize> = (0..len).step_by(97).filter(|&k| xv[k].abs() > 1e-3).collect();
+    let x64 = to64(&xv);
+    let central = |k: usize| {
+        let (mut a, mut b) = (x64.clone(), x64.clone());
+        a[k] += 1e-5;
+        b[k] -= 1e-5;
+        (f(&a) - f(&b)) / 2e-5
+    };
+    let got = grads.get(&x).as_vec();
+    let (g, w): (Vec<f32>, Vec<f64>) = picked.iter().map(|&k| (got[k], central(k))).unzip();
+    assert!(rel_err(&g, &w) <= TOL, "leaky relu gradient");
 }
 
 fn naive_minibatch_std(x: &[f64], n: usize) -> f64 {

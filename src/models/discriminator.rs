@@ -16,6 +16,7 @@
 use super::{Condition, Images, Logits, IMAGE_SIDE, NUM_CLASSES};
 use crate::layers::Conv2D;
 use crate::ops::batch_norm::{batch_norm2d, Mode};
+use crate::ops::leaky_relu::leaky_relu;
 use crate::ops::minibatch_std::minibatch_std;
 use crate::ops::spectral_norm::{spectral_normalize, PowerIteration};
 use crate::ops::Img;
@@ -58,7 +59,7 @@ impl Activation {
     fn apply<S: Shape, T: Tape<f32, Cpu>>(self, x: Tensor<S, f32, Cpu, T>) -> Tensor<S, f32, Cpu, T> {
         match self {
             Activation::Relu => x.relu(),
-            Activation::LeakyRelu => x.prelu(LEAKY_SLOPE),
+            Activation::LeakyRelu => leaky_relu(x, LEAKY_SLOPE),
         }
     }
 }

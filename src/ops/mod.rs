@@ -8,6 +8,7 @@
 pub mod batch_norm;
 pub mod conv;
 pub mod kernels;
+pub mod leaky_relu;
 pub mod minibatch_std;
 pub mod spectral_norm;
 
