@@ -12,7 +12,7 @@ py="${BENCH_PYTHON:-/tmp/bench-venv/bin/python}"
 ref="$here/../shared/bench/gan_torch.py"
 [ -x "$py" ] && [ -f "$ref" ] || { echo "scaling: needs torch at $py and $ref" >&2; exit 1; }
 cargo build --release --bench step --quiet
-bench="$(cargo bench --bench step --no-run --message-format=json 2>/dev/null \
+bench="$(cargo bench --bench step --no-run --message-format=json 2>/dev/null | grep '"kind":\["bench"\]' \
     | sed -n 's/.*"executable":"\([^"]*\)".*/\1/p' | tail -1)"
 # Runs a command, prints "<median ms> <peak RSS MB>".
 measure() {
