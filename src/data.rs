@@ -11,9 +11,9 @@ use std::path::{Path, PathBuf};
 pub const PIXELS: usize = 28 * 28;
 /// The four IDX files with their magic numbers and item counts.
 const FILES: [(&str, u32, usize); 4] = [
-    ("train-images-idx3-ubyte", 0x0803, 60_000),
+    ("train-images-idx3-ubyte", IMAGES_MAGIC, 60_000),
     ("train-labels-idx1-ubyte", 0x0801, 60_000),
-    ("t10k-images-idx3-ubyte", 0x0803, 10_000),
+    ("t10k-images-idx3-ubyte", IMAGES_MAGIC, 10_000),
     ("t10k-labels-idx1-ubyte", 0x0801, 10_000),
 ];
 
@@ -48,6 +48,18 @@ fn corrupt(path: &Path, why: impl Into<String>) -> DataError {
     }
 }
 
+/// Magic number of an IDX image file (the other kind holds labels).
+const IMAGES_MAGIC: u32 = 0x0803;
+
+/// Header length and bytes per item of an IDX file with `magic`.
+fn idx_layout(magic: u32) -> (usize, usize) {
+    if magic == IMAGES_MAGIC {
+        (16, PIXELS)
+    } else {
+        (8, 1)
+    }
+}
+
 /// Checks one IDX file's size and header without reading its body.
 fn check_idx(path: &Path, magic: u32, count: usize) -> Result<(), DataError> {
     use std::io::Read;
@@ -61,8 +73,8 @@ fn check_idx(path: &Path, magic: u32, count: usize) -> Result<(), DataError> {
             })
         }
     };
-    let is_images = magic == 0x0803;
-    let header_len = if is_images { 16 } else { 8 };
+    let is_images = magic == IMAGES_MAGIC;
+    let (header_len, item) = idx_layout(magic);
     let mut header = [0u8; 16];
     let header = &mut header[..header_len];
     f.read_exact(header)
@@ -80,7 +92,7 @@ fn check_idx(path: &Path, magic: u32, count: usize) -> Result<(), DataError> {
     if is_images && (word(2), word(3)) != (28, 28) {
         return Err(corrupt(path, format!("{}x{} images, expected 28x28", word(2), word(3))));
     }
-    let want = header_len as u64 + count as u64 * if is_images { PIXELS as u64 } else { 1 };
+    let want = (header_len + count * item) as u64;
     let got = f
         .metadata()
         .map_err(|source| DataError::Unreadable {
@@ -100,7 +112,7 @@ fn check_idx(path: &Path, magic: u32, count: usize) -> Result<(), DataError> {
 /// The body of an IDX file (its bytes after the header), read in one allocation of the
 /// file's size. Checked again here: the file may have changed since [`check_idx`].
 fn read_body(path: &Path, magic: u32, count: usize) -> Result<Vec<u8>, DataError> {
-    let (header_len, item) = if magic == 0x0803 { (16, PIXELS) } else { (8, 1) };
+    let (header_len, item) = idx_layout(magic);
     let mut bytes = std::fs::read(path).map_err(|source| DataError::Unreadable {
         path: path.to_owned(),
         source,

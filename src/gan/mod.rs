@@ -249,11 +249,15 @@ impl Gan {
             // GAN-INT: conditions between two labels must also look real to D.
             let mixed = interpolated(&self.dev, n, &mut rng);
             let z = sample_noise(&self.dev, n, self.cfg.noise, &mut rng);
+            self.phase_times.lap(Phase::Data, &mut mark);
             let fake = self
                 .g
                 .forward(z.traced(grads), mixed.clone(), Mode::Train, self.cfg.output_activation);
+            self.phase_times.lap(Phase::GForward, &mut mark);
             let logits = self.d.forward(fake, mixed, Mode::Train);
-            grads = (bce(logits, self.ones.clone()) * self.cfg.gan_int as f32).backward();
+            let loss = bce(logits, self.ones.clone()) * self.cfg.gan_int as f32;
+            self.phase_times.lap(Phase::DForward, &mut mark);
+            grads = loss.backward();
             self.phase_times.lap(Phase::Backward, &mut mark);
         }
         let _ = self.opt_g.update(&mut self.g, &mut grads);

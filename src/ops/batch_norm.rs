@@ -40,10 +40,11 @@ fn plane_sums(v: &[f32], plane: usize, f: impl Fn(usize, usize) -> f32 + Sync) -
         .collect()
 }
 
-/// Per-channel totals (in f64) of per-plane sums laid out `(n, channels)`.
-fn channel_totals(sums: &[f32], channels: usize) -> Vec<f64> {
+/// `f` summed over each channel of an `(n, channels, plane)` buffer `v`: per plane with
+/// [`plane_sums`], then the planes of a channel in f64.
+fn channel_sums(v: &[f32], channels: usize, plane: usize, f: impl Fn(usize, usize) -> f32 + Sync) -> Vec<f64> {
     let mut out = vec![0.0f64; channels];
-    for (k, s) in sums.iter().enumerate() {
+    for (k, s) in plane_sums(v, plane, f).iter().enumerate() {
         out[k % channels] += *s as f64;
     }
     out
@@ -69,10 +70,9 @@ pub fn batch_norm2d<const C: usize, D: OpsDevice, T: Tape<f32, D>>(
     // parallel; deterministic, since every sum has a fixed order.
     let stats: Vec<(f32, f32)> = match mode {
         Mode::Train => {
-            let total = channel_totals(&plane_sums(&xhat, plane, |_, i| xhat[i]), C);
+            let total = channel_sums(&xhat, C, plane, |_, i| xhat[i]);
             let mu: Vec<f32> = total.iter().map(|t| (t / count as f64) as f32).collect();
-            let sq = plane_sums(&xhat, plane, |k, i| (xhat[i] - mu[k % C]).powi(2));
-            let var = channel_totals(&sq, C);
+            let var = channel_sums(&xhat, C, plane, |k, i| (xhat[i] - mu[k % C]).powi(2));
             mu.iter()
                 .zip(&var)
                 .map(|(&m, v)| (m, (v / count as f64) as f32))
@@ -109,14 +109,9 @@ pub fn batch_norm2d<const C: usize, D: OpsDevice, T: Tape<f32, D>>(
         let (y_key, s_key, b_key) = (y.clone(), bn.scale.clone(), bn.bias.clone());
         tape.add_backward_op(move |grads| {
             let gy = take_grad(grads, &y_key)?;
-            let dbias: Vec<f32> = channel_totals(&plane_sums(&gy, plane, |_, i| gy[i]), C)
-                .iter()
-                .map(|&v| v as f32)
-                .collect();
-            let dscale: Vec<f32> = channel_totals(&plane_sums(&gy, plane, |_, i| gy[i] * xhat[i]), C)
-                .iter()
-                .map(|&v| v as f32)
-                .collect();
+            let to_f32 = |v: Vec<f64>| v.into_iter().map(|s| s as f32).collect::<Vec<f32>>();
+            let dbias = to_f32(channel_sums(&gy, C, plane, |_, i| gy[i]));
+            let dscale = to_f32(channel_sums(&gy, C, plane, |_, i| gy[i] * xhat[i]));
             with_grad(grads, &x, |gx| {
                 gx.par_chunks_mut(plane).enumerate().for_each(|(k, gxs)| {
                     let c = k % C;
