@@ -64,8 +64,14 @@ def main():
             errors.append(f"{tag}: steps {[e.step for e in evs]}, expected {steps}")
         for e in evs:
             w, h = decode_png(e.encoded_image_string)
-            if (w, h) != (e.width, e.height) and (h, w) != (e.width, e.height):
-                errors.append(f"{tag}: PNG {w}x{h} but event says {e.width}x{e.height}")
+            if (w, h) != (e.width, e.height):
+                errors.append(f"{tag}: PNG {w}x{h} (width x height) but the event says {e.width}x{e.height}")
+    # samples/all is 10 digits wide and sample_rows (8) high: non-square, so a swapped
+    # width and height cannot pass unnoticed.
+    if "samples/all" in tags["images"]:
+        e = acc.Images("samples/all")[-1]
+        if (e.width, e.height) != (10 * 30 + 2, 8 * 30 + 2):
+            errors.append(f"samples/all: {e.width}x{e.height}, expected 302x242 (10 columns, 8 rows)")
     if "config" not in tags["tensors"]:
         errors.append("missing text summary 'config'")
     else:

@@ -1,16 +1,15 @@
 //! Command-line interface (clap). Each subcommand is a thin call into the library;
 //! errors print as one line and exit non-zero.
 
-use crate::checkpoint::{self, GeneratorManifest};
+use crate::checkpoint;
 use crate::config::{Config, DLoss, Preset};
-use crate::data::load_mnist;
-use crate::eval::{self, Reference};
+use crate::eval;
+use crate::evaluate;
 use crate::generate::{generate, Layout};
 use crate::judge::{self, Judge, JudgeInfo};
-use crate::models::{Activation, DNorm, Generator};
+use crate::models::{Activation, DNorm};
 use crate::train::{self, Bar, Lines, Progress, Target};
 use clap::{Args, Parser, Subcommand};
-use dfdx::prelude::*;
 use std::io::IsTerminal;
 use std::path::PathBuf;
 
@@ -78,24 +77,26 @@ pub struct EvalArgs {
     /// Checkpoint step [default: the latest].
     #[arg(long, value_name = "N")]
     pub checkpoint: Option<u64>,
-    /// Generated samples to score (digits in turn).
-    #[arg(long, value_name = "N", default_value_t = 2000, value_parser = clap::value_parser!(u64).range(200..=10_000))]
-    pub samples: u64,
+    /// Generated samples to score (digits in turn) [default: the run's eval_samples, so
+    /// the figures match its eval/* points; 2000 with --real-data].
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(200..=10_000))]
+    pub samples: Option<u64>,
     /// Print one JSON object instead of a table.
     #[arg(long)]
     pub json: bool,
     /// Score real MNIST test images in place of G's samples (the metrics' own check).
     #[arg(long, conflicts_with_all = ["run", "checkpoint"])]
     pub real_data: bool,
-    /// The judge to use (trained there first if missing).
-    #[arg(long, value_name = "DIR", default_value = judge::DEFAULT_DIR)]
-    pub judge: PathBuf,
+    /// The judge to use, trained there first if missing [default: the run's judge_dir,
+    /// else runs/judge].
+    #[arg(long, value_name = "DIR")]
+    pub judge: Option<PathBuf>,
     /// Where MNIST is [default: the run's data_dir, else data/mnist].
     #[arg(long, value_name = "DIR")]
     pub data_dir: Option<PathBuf>,
-    /// Seed of the generated samples.
-    #[arg(long, value_name = "S", default_value_t = 0)]
-    pub seed: u64,
+    /// Seed of the generated samples [default: the run's seed; 0 with --real-data].
+    #[arg(long, value_name = "S")]
+    pub seed: Option<u64>,
 }
 
 /// `cgan generate` flags.
@@ -257,7 +258,7 @@ impl TrainArgs {
         let target = match (&self.resume, &self.run_dir) {
             (Some(run), _) => Target::Resume(run.clone()),
             (None, Some(dir)) => Target::New(dir.clone()),
-            (None, None) => Target::New(train::default_run_dir(&cfg.name)),
+            (None, None) => Target::Unique(train::default_run_dir(&cfg.name)),
         };
         Ok((cfg, target))
     }
@@ -270,6 +271,7 @@ fn run_train(args: &TrainArgs) -> Result<(), train::TrainError> {
     } else {
         Box::new(Lines)
     };
+    crate::interrupt::install();
     let report = train::train(cfg, target, progress.as_mut())?;
     let s = report.last;
     println!(
@@ -310,50 +312,27 @@ fn run_judge(a: &JudgeArgs) -> Result<(), train::TrainError> {
     Ok(())
 }
 
-/// A run's G at a checkpoint (the latest, or `step`), with its manifest and step.
-fn load_generator(
-    run: &std::path::Path,
-    step: Option<u64>,
-) -> Result<(Generator<f32, Cpu>, GeneratorManifest, u64), train::TrainError> {
-    let dir = checkpoint::find(run, step)?;
-    let (g, how) = checkpoint::load_generator(&dir)?;
-    Ok((g, how, checkpoint::step_of(&dir)?))
-}
-
 fn run_eval(a: &EvalArgs) -> Result<(), train::TrainError> {
     let t = std::time::Instant::now();
-    let (generator, what) = match &a.run {
-        Some(run) if !a.real_data => {
-            let (g, how, step) = load_generator(run, a.checkpoint)?;
-            (Some((g, how)), format!("{} at step {step}", run.display()))
-        }
-        _ => (None, "real MNIST test images standing in for G".to_string()),
-    };
-    // The run's data_dir if its config says one, else the default.
-    let run_data_dir = a
-        .run
-        .as_ref()
-        .filter(|_| !a.real_data)
-        .and_then(|run| train::run_config(run).ok())
-        .map(|cfg| cfg.data_dir);
-    let data_dir = a
-        .data_dir
-        .clone()
-        .or(run_data_dir)
-        .unwrap_or_else(|| PathBuf::from("data/mnist"));
-    let judge = Judge::load_or_train(&a.judge, &data_dir, &mut |m| eprintln!("cgan: {m}"))?;
-    let mnist = load_mnist(&data_dir, judge::RANGE)?;
-    let n = a.samples as usize;
-    let reference = Reference::new(&judge, &mnist, n, a.seed);
-    let (images, labels) = match generator {
-        Some((mut g, how)) => eval::generated(&mut g, &how, n, a.seed),
-        None => eval::real(&mnist, n, a.seed),
-    };
-    let m = eval::score(&judge, &reference, &images, &labels);
+    let scored = evaluate::evaluate(&evaluate::Request {
+        run: a.run.clone().filter(|_| !a.real_data),
+        checkpoint: a.checkpoint,
+        samples: a.samples.map(|n| n as usize),
+        seed: a.seed,
+        judge_dir: a.judge.clone(),
+        data_dir: a.data_dir.clone(),
+    })?;
+    let m = &scored.metrics;
     if a.json {
-        println!("{}", serde_json::to_string(&m).unwrap_or_default());
+        println!("{}", serde_json::to_string(m).unwrap_or_default());
     } else {
-        println!("{what}: {} samples, {:.1}s", m.samples, t.elapsed().as_secs_f64());
+        println!(
+            "{}: {} samples, seed {}, {:.1}s",
+            scored.what,
+            m.samples,
+            scored.seed,
+            t.elapsed().as_secs_f64()
+        );
         println!(
             "conditional_accuracy  {:.4}  (judge's own test accuracy {:.4})",
             m.conditional_accuracy, m.judge_test_accuracy
@@ -370,8 +349,8 @@ fn run_eval(a: &EvalArgs) -> Result<(), train::TrainError> {
             m.mnist_score
         );
         println!(
-            "frechet_distance      {:.3}  (real train vs test floor {:.3})",
-            m.frechet_distance, m.frechet_distance_real_floor
+            "frechet_distance      {:.3}  ({} samples; real train vs test floor {:.3})",
+            m.frechet_distance, m.samples, m.frechet_distance_real_floor
         );
         let per: Vec<String> = m
             .diversity_ratio_per_digit
@@ -393,7 +372,7 @@ fn run_eval(a: &EvalArgs) -> Result<(), train::TrainError> {
 }
 
 fn run_generate(a: &GenerateArgs) -> Result<(), train::TrainError> {
-    let (mut g, how, step) = load_generator(&a.run, a.checkpoint)?;
+    let (mut g, how, step) = evaluate::load_generator(&a.run, a.checkpoint)?;
     let (layout, what) = match (&a.interpolate_digits, a.interpolate_z, a.style_grid, a.digit) {
         (Some(ab), _, _, _) => (
             Layout::InterpolateDigits(ab[0], ab[1]),
@@ -440,6 +419,10 @@ pub fn main() -> i32 {
     };
     match result {
         Ok(()) => 0,
+        Err(e @ train::TrainError::Interrupted { .. }) => {
+            eprintln!("cgan: {e}");
+            crate::interrupt::EXIT_CODE
+        }
         Err(e) => {
             eprintln!("cgan: error: {e}");
             1

@@ -11,7 +11,7 @@ use crate::sample::draw;
 use dfdx::prelude::*;
 use nalgebra::{DMatrix, DVector, SymmetricEigen};
 use rand::seq::SliceRandom;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 /// Below this diversity ratio (generated spread / real spread within a digit, averaged
 /// over digits) samples of a digit are near copies: the collapse the article saw.
@@ -19,7 +19,7 @@ use serde::Serialize;
 pub const COLLAPSE_THRESHOLD: f64 = 0.5;
 
 /// Everything `cgan eval --json` prints.
-#[derive(Clone, Debug, Serialize, PartialEq)]
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
 pub struct Metrics {
     /// Share of samples the judge classifies as the digit they were asked to be.
     pub conditional_accuracy: f64,

@@ -8,12 +8,14 @@ use crate::data::{load_mnist, DataError, Dataset};
 use crate::eval::{self, Reference};
 use crate::gan::{Gan, StepStats};
 use crate::grid::{tile, Grid};
+use crate::history::{self, HistoryError, RunSummary, Status};
 use crate::judge::Judge;
 use crate::models::{one_hot_rows, sample_noise, NOISE_DIM, NUM_CLASSES};
 use crate::params;
 use crate::rng::{stream_rng, Stream};
 use crate::sample::draw;
 use crate::summary::Summaries;
+use crate::{dashboards, interrupt, tags};
 use dfdx::prelude::*;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
@@ -36,6 +38,17 @@ pub enum TrainError {
     /// The judge could not be trained or loaded.
     #[error(transparent)]
     Judge(#[from] crate::judge::JudgeError),
+    /// The run's history or summary could not be read or written.
+    #[error(transparent)]
+    History(#[from] HistoryError),
+    /// Ctrl-C or SIGTERM: training stopped after a step and a checkpoint.
+    #[error("interrupted at step {step}: checkpoint written; resume with `cgan train --resume {}`", run.display())]
+    Interrupted {
+        /// The step the checkpoint holds.
+        step: u64,
+        /// The run.
+        run: PathBuf,
+    },
     /// The run directory cannot be used.
     #[error("run directory {path}: {why}")]
     RunDir {
@@ -45,7 +58,7 @@ pub enum TrainError {
         why: String,
     },
     /// A loss became NaN or infinite.
-    #[error("{what} is {value} at step {step}: training stopped; {kept} (try a lower lr)")]
+    #[error("{what} is {value} at step {step}: training stopped; {kept}")]
     NonFinite {
         /// Which loss.
         what: &'static str,
@@ -74,6 +87,8 @@ pub struct Report {
     /// Of those, seconds spent in training steps; the rest went on summaries, sample
     /// grids, histograms, evaluations and checkpoints.
     pub step_seconds: f64,
+    /// The judge's metrics at the end (none when evaluations are off).
+    pub eval: Option<eval::Metrics>,
 }
 
 impl Report {
@@ -88,6 +103,10 @@ impl Report {
 pub enum Target {
     /// A new run in this directory (created; must not hold a run already).
     New(PathBuf),
+    /// A new run in this directory or, when it exists, in the first free `<dir>-2`,
+    /// `<dir>-3`, ... (claimed atomically: two runs started in the same second never
+    /// share one).
+    Unique(PathBuf),
     /// Continue the run in this directory from its latest checkpoint.
     Resume(PathBuf),
 }
@@ -97,16 +116,43 @@ pub fn default_run_dir(name: &str) -> PathBuf {
     PathBuf::from("runs").join(format!("{}_{name}", chrono::Local::now().format("%Y-%m-%d_%H-%M-%S")))
 }
 
-/// Reads the config a run was trained with (`<run>/config.toml`).
+/// The config a run's latest segment trained with (`<run>/config.toml` and the
+/// overrides in `history.toml`).
 pub fn run_config(run: &Path) -> Result<Config, TrainError> {
-    let path = run.join("config.toml");
-    if !path.is_file() {
+    if !run.join(history::CONFIG_FILE).is_file() {
         return Err(TrainError::RunDir {
             path: run.to_owned(),
             why: "no config.toml here: not a run directory written by `cgan train`".into(),
         });
     }
-    Ok(Config::load_run(&path)?)
+    Ok(history::current_config(run)?)
+}
+
+/// Creates `dir`, or the first free `dir-2`, `dir-3`, ... when it exists.
+fn claim_unique(dir: &Path) -> Result<PathBuf, TrainError> {
+    if let Some(parent) = dir.parent().filter(|p| !p.as_os_str().is_empty()) {
+        std::fs::create_dir_all(parent).map_err(|e| TrainError::RunDir {
+            path: parent.to_owned(),
+            why: e.to_string(),
+        })?;
+    }
+    let mut n = 1u32;
+    loop {
+        let candidate = match n {
+            1 => dir.to_owned(),
+            n => PathBuf::from(format!("{}-{n}", dir.display())),
+        };
+        match std::fs::create_dir(&candidate) {
+            Ok(()) => return Ok(candidate),
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists && n < 10_000 => n += 1,
+            Err(e) => {
+                return Err(TrainError::RunDir {
+                    path: candidate,
+                    why: e.to_string(),
+                })
+            }
+        }
+    }
 }
 
 /// How progress is shown.
@@ -168,23 +214,25 @@ impl Progress for Lines {
     }
 }
 
-fn check_finite(stats: &StepStats, step: u64, run: &Path) -> Result<(), TrainError> {
-    for (what, value) in [
-        ("loss/generator", stats.loss_g),
-        ("loss/mode_seeking", stats.mode_seeking),
-        ("loss/discriminator", stats.loss_d),
-        ("loss/d_real_right", stats.d_real_right),
-        ("loss/d_real_wrong", stats.d_real_wrong),
-        ("loss/d_fake", stats.d_fake),
-    ] {
+fn check_finite(stats: &StepStats, step: u64, run: &Path, lr: f64) -> Result<(), TrainError> {
+    for (what, value) in tags::losses(stats) {
         if !value.is_finite() {
+            // The command is printed whole so it can be pasted: a resume takes the config
+            // of the run's latest segment, so the lower lr has to be given. A tenth of
+            // this lr, or the lr the run started with when that is lower still (a resume
+            // that raised it is the likely cause).
+            let started = Config::load_run(&run.join(history::CONFIG_FILE)).map_or(lr, |c| c.lr);
+            let again = format!(
+                "`cgan train --resume {} --lr {}`",
+                run.display(),
+                (lr / 10.0).min(started)
+            );
             let kept = match checkpoint::list(run).last() {
                 Some((s, dir)) => format!(
-                    "the last good checkpoint (step {s}) is kept in {}; resume with --resume {}",
+                    "the last good checkpoint (step {s}) is kept in {}; resume from it with a lower lr: {again}",
                     dir.display(),
-                    run.display()
                 ),
-                None => "no checkpoint had been written yet".into(),
+                None => format!("no checkpoint had been written yet; start again with a lower lr: {again}"),
             };
             return Err(TrainError::NonFinite {
                 what,
@@ -318,26 +366,19 @@ impl Evaluator {
         })
     }
 
-    fn run(&mut self, gan: &mut Gan, tb: &mut Summaries, step: u64, run: &Path) -> Result<(), TrainError> {
+    fn run(&mut self, gan: &mut Gan, tb: &mut Summaries, step: u64, run: &Path) -> Result<eval::Metrics, TrainError> {
         let cfg = gan.config().clone();
         let how = Manifest::of(&cfg).generator;
         let (images, labels) = eval::generated(gan.sampler(), &how, cfg.eval_samples, cfg.seed);
         let m = eval::score(&self.judge, &self.reference, &images, &labels);
         append_history(run, step, &m)?;
-        for (tag, v) in [
-            ("eval/conditional_accuracy", m.conditional_accuracy),
-            ("eval/mnist_score", m.mnist_score),
-            ("eval/frechet_distance", m.frechet_distance),
-            ("eval/frechet_distance_real_floor", m.frechet_distance_real_floor),
-            ("eval/diversity_ratio", m.diversity_ratio),
-            ("eval/collapse_alarm", if m.collapse_alarm { 1.0 } else { 0.0 }),
-        ] {
+        for (tag, v) in tags::eval_scalars(&m) {
             tb.scalar(tag, v as f32, step);
         }
         for (d, v) in m.conditional_accuracy_per_digit.iter().enumerate() {
-            tb.scalar(&format!("eval/conditional_accuracy_digit_{d}"), *v as f32, step);
+            tb.scalar(&tags::conditional_accuracy_digit(d), *v as f32, step);
         }
-        tb.flush();
+        flush(tb)?;
         if m.collapse_alarm && !self.alarmed {
             self.alarmed = true;
             eprintln!(
@@ -365,20 +406,8 @@ impl Evaluator {
             })?;
             self.best = Some(best);
         }
-        Ok(())
+        Ok(m)
     }
-}
-
-fn write_config(run: &Path, cfg: &Config) -> Result<(), TrainError> {
-    let path = run.join("config.toml");
-    let tmp = run.join("config.toml.part");
-    let text = format!("# The resolved config of this run (cgan train).\n{}", cfg.to_toml());
-    std::fs::write(&tmp, text)
-        .and_then(|_| std::fs::rename(&tmp, &path))
-        .map_err(|e| TrainError::RunDir {
-            path: run.to_owned(),
-            why: e.to_string(),
-        })
 }
 
 /// What one summary writes besides the networks' state.
@@ -396,27 +425,22 @@ fn summarise(tb: &mut Summaries, gan: &mut Gan, fixed: &[f32], at: Point, run: &
         steps_per_second: sps,
         histograms,
     } = at;
-    for (tag, v) in [
-        ("loss/generator", stats.loss_g),
-        ("loss/discriminator", stats.loss_d),
-        ("loss/d_real_right", stats.d_real_right),
-        ("loss/d_real_wrong", stats.d_real_wrong),
-        ("loss/d_fake", stats.d_fake),
-        ("probabilities/p_real_right", stats.p_real_right),
-        ("probabilities/p_real_wrong", stats.p_real_wrong),
-        ("probabilities/p_fake", stats.p_fake),
-        ("perf/steps_per_second", sps as f32),
-    ] {
+    let mode_seeking = gan.config().mode_seeking > 0.0;
+    for (tag, v) in tags::losses(stats)
+        .into_iter()
+        .filter(|(tag, _)| mode_seeking || *tag != tags::MODE_SEEKING)
+        .chain(tags::probabilities(stats))
+    {
         tb.scalar(tag, v, step);
     }
-    if gan.config().mode_seeking > 0.0 {
-        tb.scalar("loss/mode_seeking", stats.mode_seeking, step);
-        tb.scalar("loss/mode_seeking_ratio", stats.mode_seeking_ratio, step);
+    tb.scalar(tags::STEPS_PER_SECOND, sps as f32, step);
+    if mode_seeking {
+        tb.scalar(tags::MODE_SEEKING_RATIO, stats.mode_seeking_ratio, step);
     }
     let s = samples(gan, fixed);
-    tb.image("samples/all", &s.all, step);
+    tb.image(tags::SAMPLES_ALL, &s.all, step);
     for (d, grid) in s.digits.iter().enumerate() {
-        tb.image(&format!("samples/digit_{d}"), grid, step);
+        tb.image(&tags::samples_digit(d), grid, step);
     }
     let range = gan.config().output_activation.range();
     let real = gan
@@ -426,15 +450,15 @@ fn summarise(tb: &mut Summaries, gan: &mut Gan, fixed: &[f32], at: Point, run: &
         .take(32 * crate::data::PIXELS)
         .copied()
         .collect::<Vec<f32>>();
-    tb.image("real/batch", &tile(&real, 8, range), step);
+    tb.image(tags::REAL_BATCH, &tile(&real, 8, range), step);
     if histograms {
         for (net, ps) in [("generator", params::params(&gan.g)), ("discriminator", gan.d.params())] {
             for p in ps.iter().filter(|p| p.trainable) {
-                tb.histogram(&format!("weights/{net}/{}", p.name), &p.values, step);
+                tb.histogram(&tags::weights(net, &p.name), &p.values, step);
             }
         }
     }
-    tb.flush();
+    flush(tb)?;
     let dir = run.join("samples");
     std::fs::create_dir_all(&dir)
         .and_then(|_| {
@@ -447,14 +471,32 @@ fn summarise(tb: &mut Summaries, gan: &mut Gan, fixed: &[f32], at: Point, run: &
         })
 }
 
+/// Pushes the summaries to disk; a write error (a full disk) is one line naming the file.
+fn flush(tb: &mut Summaries) -> Result<(), TrainError> {
+    tb.flush().map_err(|e| TrainError::RunDir {
+        path: tb.path().to_owned(),
+        why: format!("cannot write TensorBoard events: {e}"),
+    })
+}
+
+fn unix_seconds() -> f64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs_f64())
+        .unwrap_or(0.0)
+}
+
 /// Trains `cfg` into `target` until `cfg.steps`, reporting progress to `progress`.
+///
+/// A new run writes `config.toml` (never rewritten afterwards), the first segment of
+/// `history.toml` and the HPARAMS and CUSTOM SCALARS records; a resumed run appends a
+/// segment with the keys it changed. After Ctrl-C or SIGTERM (once [`interrupt::install`]
+/// ran) the current step finishes, its summaries and a checkpoint are written, and
+/// [`TrainError::Interrupted`] says how to resume. Every stop writes `summary.json`.
 pub fn train(cfg: Config, target: Target, progress: &mut dyn Progress) -> Result<Report, TrainError> {
     cfg.validate()?;
-    let run = match &target {
-        Target::New(p) | Target::Resume(p) => p.clone(),
-    };
     if let Target::New(p) = &target {
-        if p.join("config.toml").exists() {
+        if p.join(history::CONFIG_FILE).exists() {
             return Err(TrainError::RunDir {
                 path: p.clone(),
                 why: "already holds a run; pass --resume to continue it or choose another --run-dir".into(),
@@ -463,47 +505,82 @@ pub fn train(cfg: Config, target: Target, progress: &mut dyn Progress) -> Result
     }
     // Data first: a missing file must not leave an empty run directory behind.
     let mut train_split = load_mnist(&cfg.data_dir, cfg.output_activation.range())?.train;
-    if let Target::New(p) = &target {
-        std::fs::create_dir_all(p).map_err(|e| TrainError::RunDir {
-            path: p.clone(),
-            why: e.to_string(),
-        })?;
-    }
+    let run = match &target {
+        Target::New(p) => {
+            std::fs::create_dir_all(p).map_err(|e| TrainError::RunDir {
+                path: p.clone(),
+                why: e.to_string(),
+            })?;
+            p.clone()
+        }
+        Target::Unique(p) => claim_unique(p)?,
+        Target::Resume(p) => p.clone(),
+    };
     if cfg.train_images > 0 {
         train_split.truncate(cfg.train_images);
     }
     let mut data = Dataset::new(train_split, cfg.batch_size, cfg.seed)
         .map_err(|why| ConfigError::Value(format!("batch_size: {why}")))?;
     let mut gan = Gan::new(&cfg);
-    let start = match &target {
-        Target::New(_) => 0,
+    let resuming = matches!(target, Target::Resume(_));
+    let start = if !resuming {
+        0
+    } else if checkpoint::list(&run).is_empty() {
         // A run killed before its first checkpoint starts again from step 0: the same seed
         // gives the same initial weights, so nothing is lost.
-        Target::Resume(_) if checkpoint::list(&run).is_empty() && run.join("config.toml").exists() => {
-            eprintln!(
-                "cgan: {} has no checkpoint yet; starting it again at step 0",
-                run.display()
-            );
-            0
-        }
-        Target::Resume(_) => {
-            let state = checkpoint::load_latest(&run, &mut gan)?;
-            eprintln!(
-                "cgan: resuming {} at step {} (until step {})",
-                run.display(),
-                state.step,
-                cfg.steps
-            );
-            state.step
-        }
+        eprintln!(
+            "cgan: {} has no checkpoint yet; starting it again at step 0",
+            run.display()
+        );
+        0
+    } else {
+        let state = checkpoint::load_latest(&run, &mut gan)?;
+        eprintln!(
+            "cgan: resuming {} at step {} (until step {})",
+            run.display(),
+            state.step,
+            cfg.steps
+        );
+        state.step
     };
-    write_config(&run, &cfg)?;
-    let mut tb = Summaries::new(&run);
-    if matches!(target, Target::Resume(_)) {
+    let segment = if resuming {
+        let before = run_config(&run)?;
+        history::append(&run, start, history::overrides(&before, &cfg))?
+    } else {
+        history::write_config(&run, &cfg)?;
+        history::append(&run, 0, toml::Table::new())?
+    };
+    let mut tb = Summaries::new(&run).map_err(|e| TrainError::RunDir {
+        path: run.clone(),
+        why: format!("cannot write TensorBoard events: {e}"),
+    })?;
+    if resuming {
         tb.session_start(start);
     }
-    tb.text("config", &format!("```toml\n{}```", cfg.to_toml()), start);
-    tb.flush();
+    let header = if segment.index == 1 {
+        "The config this run started with.".to_string()
+    } else {
+        format!(
+            "Segment {} of this run: resumed at step {start} with {}. The config it trains with:",
+            segment.index,
+            history::describe(&segment.overrides)
+        )
+    };
+    tb.text(
+        tags::CONFIG_TEXT,
+        &format!("{header}\n\n```toml\n{}```", cfg.to_toml()),
+        start,
+    );
+    if start == 0 {
+        // TensorBoard keeps the first of these records in a run: segments that resume
+        // keep the values the run started with (history.toml has what they changed).
+        // A restart from step 0 writes them again in case the first process died first.
+        let hparams = dashboards::hparams(&cfg, &[]);
+        tb.hparams_experiment(&hparams, &[], &dashboards::metrics(&cfg));
+        tb.hparams_session_start(&hparams, unix_seconds());
+        tb.custom_scalars(&dashboards::layout(&cfg));
+    }
+    flush(&mut tb)?;
     let fixed = fixed_noise(&cfg, &gan.dev);
     let mut evaluator = if cfg.eval_every > 0 {
         Some(Evaluator::new(&cfg, &run, start)?)
@@ -514,21 +591,41 @@ pub fn train(cfg: Config, target: Target, progress: &mut dyn Progress) -> Result
     let t0 = Instant::now();
     let mut step_seconds = 0.0;
     let mut last = StepStats::default();
+    let mut last_eval: Option<(u64, eval::Metrics)> = None;
+    let mut interrupted_at = None;
     let (mut mark_t, mut mark_step) = (Instant::now(), start);
     for step in start..cfg.steps {
         let t_step = Instant::now();
         last = gan.train_step(&mut data, step);
         step_seconds += t_step.elapsed().as_secs_f64();
         let done = step + 1;
-        check_finite(&last, done, &run)?;
+        if let Err(e) = check_finite(&last, done, &run, cfg.lr) {
+            let kept = checkpoint::list(&run).last().map_or(0, |(s, _)| *s);
+            let summary = RunSummary {
+                status: Status::NonFinite,
+                final_step: kept,
+                steps: cfg.steps,
+                segment: segment.index,
+                wall_seconds: t0.elapsed().as_secs_f64(),
+                steps_per_second: (done - start) as f64 / t0.elapsed().as_secs_f64().max(1e-9),
+                last: history::last_values(&last),
+                eval: last_eval.as_ref().map(|(_, m)| m.clone()),
+                eval_step: last_eval.as_ref().map(|(s, _)| *s),
+            };
+            history::write_summary(&run, &summary)?;
+            return Err(e);
+        }
         progress.step(done, cfg.steps, &last);
         let end = done == cfg.steps;
-        if done.is_multiple_of(cfg.summary_every) || end {
+        let interrupted = !end && interrupt::requested();
+        if done.is_multiple_of(cfg.summary_every) || end || interrupted {
             let sps = (done - mark_step) as f64 / mark_t.elapsed().as_secs_f64().max(1e-9);
             // Every `histogram_every`-th summary from the first, counted by step rather than in
             // this process: a resumed run logs what an uninterrupted one would.
             let index = (done / cfg.summary_every).max(1) - 1;
-            let histograms = cfg.histogram_every > 0 && index.is_multiple_of(cfg.histogram_every);
+            let histograms = cfg.histogram_every > 0
+                && done.is_multiple_of(cfg.summary_every)
+                && index.is_multiple_of(cfg.histogram_every);
             let at = Point {
                 stats: &last,
                 step: done,
@@ -543,20 +640,54 @@ pub fn train(cfg: Config, target: Target, progress: &mut dyn Progress) -> Result
             .as_mut()
             .filter(|_| done.is_multiple_of(cfg.eval_every) || end)
         {
-            ev.run(&mut gan, &mut tb, done, &run)?;
+            last_eval = Some((done, ev.run(&mut gan, &mut tb, done, &run)?));
         }
-        if done.is_multiple_of(cfg.checkpoint_every) || end {
+        if done.is_multiple_of(cfg.checkpoint_every) || end || interrupted {
             checkpoint::save(&run, &gan, done, cfg.keep_checkpoints)?;
+        }
+        if interrupted {
+            interrupted_at = Some(done);
+            break;
         }
     }
     progress.finish();
-    tb.flush();
+    let wall_seconds = t0.elapsed().as_secs_f64();
+    let trained = start < cfg.steps;
+    let final_step = interrupted_at.unwrap_or(cfg.steps.max(start));
+    if trained && interrupted_at.is_none() {
+        tb.hparams_session_end(true, unix_seconds());
+    }
+    flush(&mut tb)?;
+    if trained {
+        history::write_summary(
+            &run,
+            &RunSummary {
+                status: if interrupted_at.is_some() {
+                    Status::Interrupted
+                } else {
+                    Status::Finished
+                },
+                final_step,
+                steps: cfg.steps,
+                segment: segment.index,
+                wall_seconds,
+                steps_per_second: (final_step - start) as f64 / wall_seconds.max(1e-9),
+                last: history::last_values(&last),
+                eval: last_eval.as_ref().map(|(_, m)| m.clone()),
+                eval_step: last_eval.as_ref().map(|(s, _)| *s),
+            },
+        )?;
+    }
+    if let Some(step) = interrupted_at {
+        return Err(TrainError::Interrupted { step, run });
+    }
     Ok(Report {
         run_dir: run,
         start_step: start,
         steps: cfg.steps.max(start),
         last,
-        wall_seconds: t0.elapsed().as_secs_f64(),
+        wall_seconds,
         step_seconds,
+        eval: last_eval.map(|(_, m)| m),
     })
 }

@@ -3,6 +3,7 @@
 use cgan::checkpoint::{self, GeneratorManifest};
 use cgan::cli::{Cli, Command};
 use cgan::config::Config;
+use cgan::evaluate;
 use cgan::gan::Gan;
 use cgan::generate::{generate, Layout};
 use cgan::models::Generator;
@@ -158,6 +159,36 @@ fn evaluation_during_training_keeps_the_best_checkpoint() {
     }
     let best_line = lines.iter().find(|l| l["step"].as_u64() == Some(best.step)).unwrap();
     assert!((best_line["frechet_distance"].as_f64().unwrap() - best.frechet_distance).abs() < 1e-9);
+}
+
+#[test]
+fn cgan_eval_on_a_checkpoint_gives_the_figures_training_logged_for_that_step() {
+    let run = tiny_run();
+    let history = std::fs::read_to_string(run.join(train::EVAL_HISTORY)).unwrap();
+    for line in history.lines() {
+        let mut logged: serde_json::Value = serde_json::from_str(line).unwrap();
+        let step = logged["step"].as_u64().unwrap();
+        logged.as_object_mut().unwrap().remove("step");
+        // Nothing but the run and the step: sample count, seed, judge and data come
+        // from the run's config, as `cgan eval --run RUN --checkpoint N` does.
+        let scored = evaluate::evaluate(&evaluate::Request {
+            run: Some(run.clone()),
+            checkpoint: Some(step),
+            ..Default::default()
+        })
+        .unwrap();
+        assert_eq!(scored.step, Some(step));
+        assert_eq!(scored.metrics.samples, 200);
+        assert_eq!(serde_json::to_value(&scored.metrics).unwrap(), logged, "step {step}");
+    }
+    // The final evaluation is also the run's summary.json.
+    let summary = cgan::history::read_summary(run).unwrap();
+    let last = evaluate::evaluate(&evaluate::Request {
+        run: Some(run.clone()),
+        ..Default::default()
+    })
+    .unwrap();
+    assert_eq!((summary.eval_step, summary.eval), (Some(4), Some(last.metrics)));
 }
 
 #[test]

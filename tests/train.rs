@@ -470,7 +470,9 @@ fn every_flag_lands_in_the_resolved_config() {
         ..Config::default()
     };
     assert_eq!(cfg, want);
-    let Target::New(dir) = target else { panic!("a new run") };
+    let Target::Unique(dir) = target else {
+        panic!("a new run in a directory of its own")
+    };
     assert!(
         dir.starts_with("runs") && dir.to_string_lossy().ends_with("_n14"),
         "{dir:?}"

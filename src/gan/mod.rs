@@ -22,7 +22,7 @@ use rand::Rng;
 use std::time::Instant;
 
 /// What one step measured, for the progress line and TensorBoard.
-#[derive(Clone, Copy, Debug, Default, PartialEq)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct StepStats {
     /// G's loss: BCE(D(G(z~, c~), c~), 1).
     pub loss_g: f32,

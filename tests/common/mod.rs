@@ -15,6 +15,8 @@ pub enum Kind {
     Image,
     Histogram,
     Text,
+    /// An HPARAMS or CUSTOM SCALARS record.
+    Dashboard,
 }
 
 /// Every event of one file, in order. A record cut short at the end of the file (a
@@ -80,13 +82,11 @@ pub fn tags(run: &Path) -> BTreeMap<String, (Kind, Vec<i64>)> {
                 } else if v.has_histo() {
                     Kind::Histogram
                 } else {
-                    assert_eq!(
-                        v.get_metadata().get_plugin_data().get_plugin_name(),
-                        "text",
-                        "{}",
-                        v.get_tag()
-                    );
-                    Kind::Text
+                    match v.get_metadata().get_plugin_data().get_plugin_name() {
+                        "text" => Kind::Text,
+                        "hparams" | "custom_scalars" => Kind::Dashboard,
+                        other => panic!("{}: unexpected plugin {other}", v.get_tag()),
+                    }
                 };
                 out.entry(v.get_tag().to_string())
                     .or_insert((kind, Vec::new()))

@@ -1,0 +1,105 @@
+//! Every TensorBoard tag a run writes, declared once. Tag names are an interface (the
+//! README, the TensorBoard check and users' dashboards name them): change them only on
+//! purpose.
+
+use crate::eval::Metrics;
+use crate::gan::StepStats;
+
+/// G's loss.
+pub const LOSS_G: &str = "loss/generator";
+/// D's total loss.
+pub const LOSS_D: &str = "loss/discriminator";
+/// D's term on real images with right labels.
+pub const D_REAL_RIGHT: &str = "loss/d_real_right";
+/// D's term on real images with wrong labels.
+pub const D_REAL_WRONG: &str = "loss/d_real_wrong";
+/// D's term on generated images.
+pub const D_FAKE: &str = "loss/d_fake";
+/// The mode-seeking term in G's loss (only when it is on).
+pub const MODE_SEEKING: &str = "loss/mode_seeking";
+/// Its ratio of image to noise distances (only when it is on).
+pub const MODE_SEEKING_RATIO: &str = "loss/mode_seeking_ratio";
+/// D's mean probability on real images with right labels.
+pub const P_REAL_RIGHT: &str = "probabilities/p_real_right";
+/// D's mean probability on real images with wrong labels.
+pub const P_REAL_WRONG: &str = "probabilities/p_real_wrong";
+/// D's mean probability on generated images.
+pub const P_FAKE: &str = "probabilities/p_fake";
+/// Training speed between summaries.
+pub const STEPS_PER_SECOND: &str = "perf/steps_per_second";
+
+/// The judge's conditional accuracy.
+pub const CONDITIONAL_ACCURACY: &str = "eval/conditional_accuracy";
+/// The judge's MNIST score.
+pub const MNIST_SCORE: &str = "eval/mnist_score";
+/// Frechet distance of judge features, samples vs real test images.
+pub const FRECHET_DISTANCE: &str = "eval/frechet_distance";
+/// The same, real train vs real test: the floor of the above.
+pub const FRECHET_FLOOR: &str = "eval/frechet_distance_real_floor";
+/// Within-digit diversity, samples / real.
+pub const DIVERSITY_RATIO: &str = "eval/diversity_ratio";
+/// 1 when the diversity ratio is below the collapse threshold.
+pub const COLLAPSE_ALARM: &str = "eval/collapse_alarm";
+/// How many generated samples each `eval/*` point scored.
+pub const EVAL_SAMPLES: &str = "eval/samples";
+
+/// The sample grid: rows of fixed noise, one column per digit.
+pub const SAMPLES_ALL: &str = "samples/all";
+/// A batch of real training images.
+pub const REAL_BATCH: &str = "real/batch";
+/// The resolved config as text.
+pub const CONFIG_TEXT: &str = "config";
+
+/// `eval/conditional_accuracy_digit_d`.
+pub fn conditional_accuracy_digit(d: usize) -> String {
+    format!("eval/conditional_accuracy_digit_{d}")
+}
+
+/// `samples/digit_d`.
+pub fn samples_digit(d: usize) -> String {
+    format!("samples/digit_{d}")
+}
+
+/// `weights/<net>/<param>`.
+pub fn weights(net: &str, param: &str) -> String {
+    format!("weights/{net}/{param}")
+}
+
+/// D's three loss terms, in the article's order.
+pub const D_TERMS: [&str; 3] = [D_REAL_RIGHT, D_REAL_WRONG, D_FAKE];
+/// The three probabilities the article tells you to watch.
+pub const PROBABILITIES: [&str; 3] = [P_REAL_RIGHT, P_REAL_WRONG, P_FAKE];
+
+/// Every loss of a step with its tag (the ones checked for NaN, the ones summarised).
+pub fn losses(s: &StepStats) -> [(&'static str, f32); 6] {
+    [
+        (LOSS_G, s.loss_g),
+        (MODE_SEEKING, s.mode_seeking),
+        (LOSS_D, s.loss_d),
+        (D_REAL_RIGHT, s.d_real_right),
+        (D_REAL_WRONG, s.d_real_wrong),
+        (D_FAKE, s.d_fake),
+    ]
+}
+
+/// D's three probabilities of a step with their tags.
+pub fn probabilities(s: &StepStats) -> [(&'static str, f32); 3] {
+    [
+        (P_REAL_RIGHT, s.p_real_right),
+        (P_REAL_WRONG, s.p_real_wrong),
+        (P_FAKE, s.p_fake),
+    ]
+}
+
+/// The scalar metrics of an evaluation with their tags (per-digit accuracies aside).
+pub fn eval_scalars(m: &Metrics) -> [(&'static str, f64); 7] {
+    [
+        (CONDITIONAL_ACCURACY, m.conditional_accuracy),
+        (MNIST_SCORE, m.mnist_score),
+        (FRECHET_DISTANCE, m.frechet_distance),
+        (FRECHET_FLOOR, m.frechet_distance_real_floor),
+        (DIVERSITY_RATIO, m.diversity_ratio),
+        (COLLAPSE_ALARM, if m.collapse_alarm { 1.0 } else { 0.0 }),
+        (EVAL_SAMPLES, m.samples as f64),
+    ]
+}
