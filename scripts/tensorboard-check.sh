@@ -20,3 +20,11 @@ rm -rf "$run/checkpoints/step-00000006"
 ./target/release/cgan train --resume "$run" --steps 8 "${common[@]}" >/dev/null
 "$py" scripts/check_tensorboard.py "$run" 2 4 6 8
 rm -rf "$(dirname "$run")"
+# A sweep of 4 tiny runs: the HPARAMS and CUSTOM SCALARS dashboards of a real TensorBoard
+# server compare them, and agree with each run's summary.json.
+sweep_dir="$(mktemp -d)"
+cp experiments/sweeps/tiny.toml "$sweep_dir/tiny.toml"
+./target/release/cgan sweep --config "$sweep_dir/tiny.toml" --out "$sweep_dir/sweep" >/dev/null
+trials=$(cd "$sweep_dir/sweep" && ls -d 0*/)
+"$py" scripts/check_dashboards.py "$sweep_dir/sweep" ${trials//\//}
+rm -rf "$sweep_dir"

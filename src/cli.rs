@@ -8,6 +8,7 @@ use crate::evaluate;
 use crate::generate::{generate, Layout};
 use crate::judge::{self, Judge, JudgeInfo};
 use crate::models::{Activation, DNorm};
+use crate::sweep;
 use crate::train::{self, Bar, Lines, Progress, Target};
 use clap::{Args, Parser, Subcommand};
 use std::io::IsTerminal;
@@ -35,6 +36,28 @@ pub enum Command {
     Generate(GenerateArgs),
     /// Compare a run's latest samples/all grid with a golden PNG (exit 1 if they differ).
     Regress(RegressArgs),
+    /// Train a grid or list of config overrides (presets x seeds x lr ...) as runs under
+    /// one directory, a few at a time, and collect their metrics in results.csv.
+    Sweep(SweepArgs),
+}
+
+/// `cgan sweep` flags.
+#[derive(Debug, Args)]
+pub struct SweepArgs {
+    /// The sweep file: `name`, `parallel`, `[base]`, `[grid]` and `[[trial]]` tables.
+    #[arg(long, value_name = "SWEEP.toml")]
+    pub config: PathBuf,
+    /// The sweep directory [default: runs/<YYYY-MM-DD_HH-MM-SS>_sweep_<name>]; pass an
+    /// earlier sweep's directory to finish its unfinished trials.
+    #[arg(long, value_name = "DIR")]
+    pub out: Option<PathBuf>,
+    /// Trials run at once [default: the file's `parallel`, else 1].
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..=64))]
+    pub parallel: Option<u16>,
+    /// Write the trial configs and print one `cgan train ...` line per trial (for GNU
+    /// parallel, a Slurm job array, a CI matrix) instead of running them.
+    #[arg(long)]
+    pub print_commands: bool,
 }
 
 /// `cgan regress` flags.
@@ -405,6 +428,51 @@ fn run_generate(a: &GenerateArgs) -> Result<(), train::TrainError> {
     Ok(())
 }
 
+fn run_sweep(a: &SweepArgs) -> Result<(), train::TrainError> {
+    let mut plan = sweep::load(&a.config)?;
+    if let Some(n) = a.parallel {
+        plan.parallel = n as usize;
+    }
+    let dir = sweep::prepare(&a.config, &plan, a.out.as_deref())?;
+    let exe = std::env::current_exe()
+        .map(|p| p.display().to_string())
+        .unwrap_or_else(|_| "cgan".into());
+    if a.print_commands {
+        for t in &plan.trials {
+            if let Some(args) = sweep::launch::command_for(&exe, &dir, t) {
+                println!("{}", sweep::shell_line(&args));
+            }
+        }
+        return Ok(());
+    }
+    crate::interrupt::install();
+    let report = sweep::run(&exe, &dir, &plan, &mut |m| eprintln!("{m}"))?;
+    let ok = report.outcomes.iter().filter(|o| o.exit_code == Some(0)).count();
+    println!(
+        "sweep: {ok} of {} trials finished into {}\nresults: {}\nsee it: tensorboard --logdir {}",
+        report.outcomes.len(),
+        report.dir.display(),
+        report.results.display(),
+        report.dir.display()
+    );
+    if crate::interrupt::requested() {
+        return Err(train::TrainError::RunDir {
+            path: report.dir,
+            why: format!(
+                "sweep interrupted; run `cgan sweep --config {} --out <this directory>` to finish it",
+                a.config.display()
+            ),
+        });
+    }
+    if ok < report.outcomes.len() {
+        return Err(train::TrainError::RunDir {
+            path: report.dir,
+            why: "some trials failed: see results.csv and logs/".into(),
+        });
+    }
+    Ok(())
+}
+
 /// Runs the CLI; returns the process exit code.
 pub fn main() -> i32 {
     let cli = Cli::parse();
@@ -413,6 +481,7 @@ pub fn main() -> i32 {
         Command::Judge(args) => run_judge(args),
         Command::Eval(args) => run_eval(args),
         Command::Generate(args) => run_generate(args),
+        Command::Sweep(a) => run_sweep(a),
         Command::Regress(a) => crate::regress::check(&a.run, &a.golden, a.tolerance)
             .map(|d| println!("regress: {} matches {} ({d})", a.run.display(), a.golden.display()))
             .map_err(Into::into),

@@ -236,18 +236,33 @@ impl Config {
             path: path.into(),
             message: e.message().lines().next().unwrap_or("parse error").to_string(),
         };
-        let mut table: toml::Table = toml::from_str(&text).map_err(parse)?;
+        let table: toml::Table = toml::from_str(&text).map_err(parse)?;
+        Self::resolve_table(table, preset, fallback).map_err(parse)
+    }
+
+    /// A config from a table of keys (a sweep trial's): the preset the table names, else
+    /// the default preset, then the table's keys. `source` names it in errors.
+    pub fn from_table(table: toml::Table, source: &str) -> Result<Self, ConfigError> {
+        Self::resolve_table(table, None, Preset::default()).map_err(|e| ConfigError::Parse {
+            path: source.into(),
+            message: e.message().lines().next().unwrap_or("parse error").to_string(),
+        })
+    }
+
+    fn resolve_table(
+        mut table: toml::Table,
+        preset: Option<Preset>,
+        fallback: Preset,
+    ) -> Result<Self, toml::de::Error> {
         let preset = match (preset, table.remove("preset")) {
             (Some(p), _) => p,
-            (None, Some(v)) => v.try_into().map_err(parse)?,
+            (None, Some(v)) => v.try_into()?,
             (None, None) => fallback,
         };
-        let mut merged = toml::Table::try_from(preset.config()).map_err(|e| ConfigError::Parse {
-            path: path.into(),
-            message: e.to_string(),
-        })?;
+        // A preset's own values always form a table.
+        let mut merged = toml::Table::try_from(preset.config()).unwrap_or_default();
         merged.extend(table);
-        toml::Value::Table(merged).try_into().map_err(parse)
+        toml::Value::Table(merged).try_into()
     }
 
     /// What D is made of.

@@ -9,7 +9,7 @@ use crate::models::{one_hot_rows, sample_noise, Generator, NUM_CLASSES};
 use crate::rng::{stream_rng, Stream};
 use crate::sample::draw;
 use dfdx::prelude::*;
-use nalgebra::{DMatrix, DVector, SymmetricEigen};
+use nalgebra::{DMatrix, DVector, SymmetricEigen, SVD};
 use rand::seq::SliceRandom;
 use serde::{Deserialize, Serialize};
 
@@ -81,15 +81,20 @@ fn psd_sqrt(m: &DMatrix<f64>) -> DMatrix<f64> {
 pub fn frechet_distance(a: &[f32], b: &[f32]) -> f64 {
     let (m1, s1) = mean_cov(a);
     let (m2, s2) = mean_cov(b);
-    let r = psd_sqrt(&s1);
-    let inner = &r * &s2 * &r;
-    let inner = (&inner + inner.transpose()) * 0.5;
-    let cross: f64 = SymmetricEigen::new(inner)
-        .eigenvalues
+    // tr (S1^1/2 S2 S1^1/2)^1/2 is the sum of the singular values of S1^1/2 S2^1/2. The
+    // eigenvalues of that inner product came out NaN for collapsed samples (S1 ~1e-6),
+    // and the distance read 0; the SVD stays accurate.
+    let cross: f64 = SVD::new(psd_sqrt(&s1) * psd_sqrt(&s2), false, false)
+        .singular_values
         .iter()
-        .map(|l| l.max(0.0).sqrt())
         .sum();
-    ((m1 - m2).norm_squared() + s1.trace() + s2.trace() - 2.0 * cross).max(0.0)
+    let d = (m1 - m2).norm_squared() + s1.trace() + s2.trace() - 2.0 * cross;
+    // Rounding can take a distance of ~0 below 0; NaN must stay visible (f64::max drops it).
+    if d.is_nan() {
+        d
+    } else {
+        d.max(0.0)
+    }
 }
 
 /// Mean pairwise Euclidean distance of feature rows `idx` (at most 200, for speed).

@@ -30,5 +30,6 @@ pub mod regress;
 pub mod rng;
 pub mod sample;
 pub mod summary;
+pub mod sweep;
 pub mod tags;
 pub mod train;

@@ -38,6 +38,9 @@ pub enum TrainError {
     /// The judge could not be trained or loaded.
     #[error(transparent)]
     Judge(#[from] crate::judge::JudgeError),
+    /// A sweep could not be planned or run.
+    #[error(transparent)]
+    Sweep(#[from] crate::sweep::SweepError),
     /// The run's history or summary could not be read or written.
     #[error(transparent)]
     History(#[from] HistoryError),
