@@ -25,7 +25,7 @@ fn settings() -> insta::Settings {
 fn help_of_every_subcommand() {
     let mut cmd = Cli::command();
     let mut all = format!("{}\n", cmd.render_long_help());
-    for sub in ["train", "judge", "eval", "generate"] {
+    for sub in ["train", "judge", "eval", "generate", "sweep"] {
         let sc = cmd.find_subcommand_mut(sub).expect("subcommand exists");
         all += &format!("===== cgan {sub} --help\n{}\n", sc.render_long_help());
     }
