@@ -85,7 +85,8 @@ fn string_tensor(bytes: Vec<u8>, dim: Option<i64>) -> TensorProto {
 /// Event files this process has opened (part of each file's name).
 static OPENED: AtomicU64 = AtomicU64::new(0);
 
-fn unix_seconds() -> f64 {
+/// Seconds since the Unix epoch (0 on a clock before it), as event records carry them.
+pub fn unix_seconds() -> f64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_secs_f64())

@@ -14,7 +14,7 @@ use crate::models::{one_hot_rows, sample_noise, NOISE_DIM, NUM_CLASSES};
 use crate::params;
 use crate::rng::{stream_rng, Stream};
 use crate::sample::draw;
-use crate::summary::Summaries;
+use crate::summary::{unix_seconds, Summaries};
 use crate::{dashboards, interrupt, tags};
 use dfdx::prelude::*;
 use std::path::{Path, PathBuf};
@@ -480,13 +480,6 @@ fn flush(tb: &mut Summaries) -> Result<(), TrainError> {
         path: tb.path().to_owned(),
         why: format!("cannot write TensorBoard events: {e}"),
     })
-}
-
-fn unix_seconds() -> f64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs_f64())
-        .unwrap_or(0.0)
 }
 
 /// Trains `cfg` into `target` until `cfg.steps`, reporting progress to `progress`.
