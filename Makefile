@@ -3,7 +3,7 @@ CARGO ?= cargo
 RUN ?= $(lastword $(sort $(wildcard runs/20*)))
 ARGS ?=
 
-.PHONY: all data judge train test lint bench scaling tensorboard regress regress-update fuzz clean
+.PHONY: all data judge train test lint bench scaling gpu-check tensorboard regress regress-update fuzz clean
 REGRESS_RUN ?= target/regress-run
 
 all: test
@@ -18,9 +18,10 @@ judge: data ## train the judge (MNIST classifier, >= 99% test accuracy) into run
 train: data ## train with the default config into runs/<date>_<name>/
 	$(CARGO) run --release --quiet -- train $(ARGS)
 
-lint:
+lint: ## fmt, clippy, and clippy of the CUDA build (type-checked without a toolkit)
 	$(CARGO) fmt --check
 	$(CARGO) clippy --release --all-targets -- -D warnings
+	$(CARGO) clippy --release --all-targets --features cuda-check --target-dir target/cuda-check -- -D warnings
 
 test: data lint judge ## fmt, clippy, every test (release build: the ops are slow unoptimised), TensorBoard check
 	$(CARGO) test --release
@@ -52,6 +53,9 @@ bench: ## ms per training step next to PyTorch's (both presets, alternating A B 
 
 scaling: ## the README's scaling table: batch 16-128, 2 cores vs 1, cgan vs PyTorch, peak RSS
 	scripts/scaling.sh
+
+gpu-check: data ## on a machine with an NVIDIA GPU and the CUDA toolkit: shape tests, a step and 300 steps on the GPU
+	scripts/gpu-check.sh
 
 tensorboard: ## run TensorBoard on runs/ if installed, else print the command
 	@if command -v tensorboard >/dev/null; then tensorboard --logdir runs; \

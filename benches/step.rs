@@ -1,11 +1,12 @@
 //! `make bench`: milliseconds per GAN-CLS training step (batch 32, random images, the
 //! same work as `../shared/bench/gan_torch.py`) as a median, where the time goes phase by
 //! phase, how many cores were busy, and G's forward+backward alone.
-//! Usage: `cargo bench --bench step -- [batch] [steps] [warmup] [preset]` (preset:
-//! `article`, the reference's network, by default).
+//! Usage: `cargo bench --bench step -- [batch] [steps] [warmup] [preset] [kernels]` (preset:
+//! `article`, the reference's network, by default; kernels: `auto`, `fast` or `composite`).
 
 use cgan::config::{Config, Preset};
 use cgan::data::{Dataset, Split, PIXELS};
+use cgan::device::Kernels;
 use cgan::gan::{Gan, Phase};
 use cgan::models::{one_hot, sample_noise, NoiseKind, OutputActivation};
 use cgan::ops::batch_norm::Mode;
@@ -47,8 +48,13 @@ fn main() {
         labels: (0..n * 4).map(|_| rng.gen_range(0..10)).collect(),
         range: (-1.0, 1.0),
     };
+    let kernels = std::env::args()
+        .skip(1)
+        .find_map(|a| Kernels::from_str(&a, false).ok())
+        .unwrap_or_default();
     let cfg = Config {
         batch_size: n,
+        kernels,
         ..preset.config()
     };
     let mut data = Dataset::new(split, n, 0).expect("bench batch fits its data");
@@ -85,9 +91,13 @@ fn main() {
         let z = sample_noise(&dev, n, NoiseKind::Uniform, &mut rng);
         let c = one_hot(&dev, &(0..n).map(|_| rng.gen_range(0..10)).collect::<Vec<u8>>());
         let t = Instant::now();
-        let img = gan
-            .g
-            .forward(z.traced(gan.g.alloc_grads()), c, Mode::Train, OutputActivation::Tanh);
+        let img = gan.g.forward(
+            z.traced(gan.g.alloc_grads()),
+            c,
+            Mode::Train,
+            OutputActivation::Tanh,
+            gan.kernels,
+        );
         std::hint::black_box(img.square().mean().backward());
         if i >= warm {
             times.push(t.elapsed().as_secs_f64() * 1e3);

@@ -5,6 +5,7 @@
 //! `rng`). Generation and evaluation read only `manifest.toml` and `g.safetensors`.
 
 use crate::config::Config;
+use crate::device::ModelDevice;
 use crate::gan::Gan;
 use crate::models::{DiscriminatorSpec, Generator, NoiseKind, OutputActivation};
 use crate::ops::spectral_norm::PowerIteration;
@@ -209,7 +210,7 @@ fn vectors_file<'a>(vectors: impl Iterator<Item = (String, &'a [f32])>) -> Resul
 
 /// Writes a checkpoint of `gan` after `step` steps into `run/checkpoints/`, then
 /// deletes all but the newest `keep`.
-pub fn save(run: &Path, gan: &Gan, step: u64, keep: usize) -> Result<PathBuf, CheckpointError> {
+pub fn save<D: ModelDevice>(run: &Path, gan: &Gan<D>, step: u64, keep: usize) -> Result<PathBuf, CheckpointError> {
     let root = run.join("checkpoints");
     // Half-written checkpoints of a killed process: never listed, removed here.
     for e in std::fs::read_dir(&root).into_iter().flatten().flatten() {
@@ -228,7 +229,7 @@ pub fn save(run: &Path, gan: &Gan, step: u64, keep: usize) -> Result<PathBuf, Ch
 
 /// Writes a checkpoint of `gan` after `step` steps as the directory `fin`: files go into
 /// a temporary sibling, are fsynced, and the directory is renamed into place.
-pub fn save_dir(fin: &Path, gan: &Gan, step: u64) -> Result<(), CheckpointError> {
+pub fn save_dir<D: ModelDevice>(fin: &Path, gan: &Gan<D>, step: u64) -> Result<(), CheckpointError> {
     let name = fin.file_name().and_then(|n| n.to_str()).unwrap_or("checkpoint");
     let tmp = fin.with_file_name(format!(".tmp-{name}"));
     let _ = std::fs::remove_dir_all(&tmp);
@@ -399,12 +400,12 @@ fn check_manifest(dir: &Path, want: &Manifest) -> Result<Manifest, CheckpointErr
 
 /// Loads the checkpoint directory `dir` into `gan`, returning its state. On any error
 /// `gan` is left as it was.
-pub fn load(dir: &Path, gan: &mut Gan) -> Result<State, CheckpointError> {
+pub fn load<D: ModelDevice>(dir: &Path, gan: &mut Gan<D>) -> Result<State, CheckpointError> {
     check_manifest(dir, &Manifest::of(gan.config()))?;
     let s_path = dir.join("state.toml");
     let text = std::fs::read_to_string(&s_path).map_err(io(&s_path))?;
     let state: State = toml::from_str(&text).map_err(|e| invalid(&s_path, e.message().lines().next().unwrap_or("")))?;
-    let mut g: Generator<f32, Cpu> = gan.g.clone();
+    let mut g: Generator<f32, D> = gan.g.clone();
     let g_path = dir.join("g.safetensors");
     g.load_safetensors(&g_path)
         .map_err(|e| invalid(&g_path, format!("{e:?}")))?;
@@ -473,7 +474,7 @@ pub fn step_of(dir: &Path) -> Result<u64, CheckpointError> {
 }
 
 /// Loads the newest checkpoint of `run` that loads cleanly; reports the ones skipped.
-pub fn load_latest(run: &Path, gan: &mut Gan) -> Result<State, CheckpointError> {
+pub fn load_latest<D: ModelDevice>(run: &Path, gan: &mut Gan<D>) -> Result<State, CheckpointError> {
     let all = list(run);
     let mut last_err = None;
     for (_, dir) in all.iter().rev() {

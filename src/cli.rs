@@ -3,6 +3,7 @@
 
 use crate::checkpoint;
 use crate::config::{Config, DLoss, Preset};
+use crate::device::{DeviceKind, Kernels};
 use crate::eval;
 use crate::evaluate;
 use crate::generate::{generate, Layout};
@@ -233,6 +234,13 @@ pub struct TrainArgs {
     /// D's learning rate = lr x this (two time-scale update rule).
     #[arg(long, value_name = "X", allow_negative_numbers = true)]
     pub lr_d_scale: Option<f64>,
+    /// Where to train: cpu, or cuda (needs a build with --features cuda).
+    #[arg(long)]
+    pub device: Option<DeviceKind>,
+    /// Which implementation of the ops: auto (the device's fastest), fast (the CPU's
+    /// kernels) or composite (what a GPU runs, also on the CPU).
+    #[arg(long)]
+    pub kernels: Option<Kernels>,
     /// Plain progress lines even on a terminal.
     #[arg(long)]
     pub no_progress_bar: bool,
@@ -275,7 +283,9 @@ impl TrainArgs {
             spectral_norm,
             projection,
             g_ema,
-            lr_d_scale
+            lr_d_scale,
+            device,
+            kernels
         );
         cfg.validate()?;
         let target = match (&self.resume, &self.run_dir) {

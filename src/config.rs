@@ -6,6 +6,7 @@
 //! preset's values (the `preset` key, or the default preset), then the keys a file sets,
 //! then the command-line flags.
 
+use crate::device::{check_kernels, DeviceKind, Kernels};
 use crate::models::{Activation, DNorm, DiscriminatorSpec, NoiseKind, OutputActivation};
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
@@ -142,6 +143,11 @@ pub struct Config {
     pub eval_samples: usize,
     /// Where the judge is (trained there first if missing).
     pub judge_dir: PathBuf,
+    /// Where the networks train: `cpu`, or `cuda` (a build with `--features cuda`).
+    pub device: DeviceKind,
+    /// The ops' implementation: `auto` (the device's fastest), `fast` (the CPU's fused
+    /// kernels) or `composite` (public dfdx ops only: what a GPU runs).
+    pub kernels: Kernels,
 }
 
 impl Default for Config {
@@ -186,6 +192,8 @@ impl Config {
             eval_every: 1000,
             eval_samples: 1000,
             judge_dir: PathBuf::from(crate::judge::DEFAULT_DIR),
+            device: DeviceKind::Cpu,
+            kernels: Kernels::Auto,
         }
     }
 }
@@ -359,6 +367,7 @@ impl Config {
                 self.eval_samples
             ));
         }
+        check_kernels(self.device, self.kernels).map_err(|e| ConfigError::Value(e.0))?;
         if self.name.is_empty() || self.name.contains(['/', '\\']) {
             return bad(format!(
                 "name must be a non-empty file name without slashes, got {:?}",

@@ -4,6 +4,7 @@
 
 use crate::checkpoint::GeneratorManifest;
 use crate::data::{Mnist, PIXELS};
+use crate::device::ModelDevice;
 use crate::judge::{argmax, Judge, FEATURES};
 use crate::models::{one_hot_rows, sample_noise, Generator, NUM_CLASSES};
 use crate::rng::{stream_rng, Stream};
@@ -212,8 +213,13 @@ pub fn score(judge: &Judge, reference: &Reference, images: &[f32], labels: &[u8]
 }
 
 /// `n` generated samples, digits in turn (0, 1, ..., 9, 0, ...), rescaled to the judge's
-/// range. Seeded by `seed`.
-pub fn generated(g: &mut Generator<f32, Cpu>, how: &GeneratorManifest, n: usize, seed: u64) -> (Vec<f32>, Vec<u8>) {
+/// range. Seeded by `seed` (the noise is drawn on the host: the same on every device).
+pub fn generated<D: ModelDevice>(
+    g: &mut Generator<f32, D>,
+    how: &GeneratorManifest,
+    n: usize,
+    seed: u64,
+) -> (Vec<f32>, Vec<u8>) {
     let labels: Vec<u8> = (0..n).map(|i| (i % NUM_CLASSES) as u8).collect();
     let mut rng = stream_rng(seed, Stream::Tool, 2);
     let z = sample_noise(&Cpu::default(), n, how.noise, &mut rng).as_vec();

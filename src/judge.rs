@@ -3,6 +3,7 @@
 //! score, its 128-d penultimate features the Frechet distance and diversity.
 
 use crate::data::{load_mnist, Split, PIXELS};
+use crate::device::Kernels;
 use crate::layers::Conv2D;
 use crate::models::{Images, IMAGE_SIDE, NUM_CLASSES};
 use crate::ops::Img;
@@ -78,9 +79,9 @@ impl JudgeNet<f32, Cpu> {
     pub fn forward<T: Tape<f32, Cpu> + std::fmt::Debug>(&self, x: Images<Cpu, T>) -> FeaturesAndLogits<T> {
         let n = x.shape().0;
         let h: Tensor<Img<1>, f32, Cpu, T> = x.reshape_like(&(n, Const, IMAGE_SIDE, IMAGE_SIDE));
-        let h = self.conv1.forward(h).relu();
-        let h = self.conv2.forward(h).relu();
-        let h = self.conv3.forward(h).relu();
+        let h = self.conv1.forward(h, Kernels::Auto).relu();
+        let h = self.conv2.forward(h, Kernels::Auto).relu();
+        let h = self.conv3.forward(h, Kernels::Auto).relu();
         let f = self.fc.forward(h.reshape_like(&(n, Const::<3136>))).relu();
         let (f, tape) = f.split_tape();
         let logits = self.out.forward(f.clone().put_tape(tape));

@@ -2,8 +2,8 @@
 //! initialisation, and the `TensorCollection` impl dfdx needs to build, save, load and
 //! optimise them.
 
-use crate::ops::conv::{conv2d, conv_transpose2d};
-use crate::ops::{Img, OpsDevice};
+use crate::device::{Kernels, ModelDevice};
+use crate::ops::Img;
 use dfdx::nn::tensor_collection::{ModuleVisitor, TensorCollection, TensorOptions};
 use dfdx::prelude::*;
 use num_traits::Float;
@@ -64,12 +64,16 @@ where
     }
 }
 
-impl<const I: usize, const O: usize, const K: usize, const S: usize, const P: usize, D: OpsDevice>
+impl<const I: usize, const O: usize, const K: usize, const S: usize, const P: usize, D: ModelDevice>
     Conv2D<I, O, K, S, P, f32, D>
 {
-    /// `(n, I, h, w) -> (n, O, h', w')`.
-    pub fn forward<T: Tape<f32, D>>(&self, x: Tensor<Img<I>, f32, D, T>) -> Tensor<Img<O>, f32, D, T> {
-        conv2d(x, &self.weight, &self.bias, S, P)
+    /// `(n, I, h, w) -> (n, O, h', w')` with the device's `kernels`.
+    pub fn forward<T: Tape<f32, D>>(
+        &self,
+        x: Tensor<Img<I>, f32, D, T>,
+        kernels: Kernels,
+    ) -> Tensor<Img<O>, f32, D, T> {
+        D::conv2d(kernels, x, &self.weight, &self.bias, S, P)
     }
 }
 
@@ -122,11 +126,22 @@ where
     }
 }
 
-impl<const I: usize, const O: usize, const K: usize, const S: usize, const P: usize, const OP: usize, D: OpsDevice>
-    ConvTranspose2D<I, O, K, S, P, OP, f32, D>
+impl<
+        const I: usize,
+        const O: usize,
+        const K: usize,
+        const S: usize,
+        const P: usize,
+        const OP: usize,
+        D: ModelDevice,
+    > ConvTranspose2D<I, O, K, S, P, OP, f32, D>
 {
-    /// `(n, I, h, w) -> (n, O, (h - 1) S - 2 P + K + OP, ...)`.
-    pub fn forward<T: Tape<f32, D>>(&self, x: Tensor<Img<I>, f32, D, T>) -> Tensor<Img<O>, f32, D, T> {
-        conv_transpose2d(x, &self.weight, &self.bias, S, P, OP)
+    /// `(n, I, h, w) -> (n, O, (h - 1) S - 2 P + K + OP, ...)` with the device's `kernels`.
+    pub fn forward<T: Tape<f32, D>>(
+        &self,
+        x: Tensor<Img<I>, f32, D, T>,
+        kernels: Kernels,
+    ) -> Tensor<Img<O>, f32, D, T> {
+        D::conv_transpose2d(kernels, x, &self.weight, &self.bias, S, P, OP)
     }
 }

@@ -13,6 +13,7 @@ pub mod cli;
 pub mod config;
 pub mod dashboards;
 pub mod data;
+pub mod device;
 pub mod eval;
 pub mod evaluate;
 pub mod gan;

@@ -1,7 +1,7 @@
 //! Adam with state the project can save: dfdx 0.13 keeps its Adam moments private and
 //! keyed by in-process tensor ids, so they could never go into a checkpoint.
 
-use crate::ops::OpsDevice;
+use crate::device::ModelDevice;
 use dfdx::nn::tensor_collection::{
     RecursiveWalker, TensorCollection, TensorOptions, TensorVisitor, ViewTensorMut, ViewTensorName,
 };
@@ -39,7 +39,7 @@ impl Adam {
 
     /// One update of every trainable tensor of `model` from `grads` (which must hold an
     /// entry for each, as `model.alloc_grads()` guarantees).
-    pub fn update<M: TensorCollection<f32, D>, D: OpsDevice>(
+    pub fn update<M: TensorCollection<f32, D>, D: ModelDevice>(
         &mut self,
         model: &mut M,
         grads: &mut Gradients<f32, D>,
@@ -59,14 +59,14 @@ impl Adam {
     }
 }
 
-struct Visit<'a, D: OpsDevice> {
+struct Visit<'a, D: ModelDevice> {
     adam: &'a mut Adam,
     grads: &'a mut Gradients<f32, D>,
     index: usize,
     buf: Vec<f32>,
 }
 
-impl<D: OpsDevice> TensorVisitor<f32, D> for Visit<'_, D> {
+impl<D: ModelDevice> TensorVisitor<f32, D> for Visit<'_, D> {
     type Viewer = (ViewTensorMut, ViewTensorName);
     type Err = D::Err;
     type E2 = f32;
@@ -89,15 +89,17 @@ impl<D: OpsDevice> TensorVisitor<f32, D> for Visit<'_, D> {
         self.index += 1;
         self.buf.resize(n, 0.0);
         t.copy_into(&mut self.buf);
-        let g = D::grad_vec(self.grads.get_or_alloc_mut(t)?);
         let (b1, b2) = (a.beta1, a.beta2);
         let step = a.lr / (1.0 - b1.powi(a.t as i32));
         let bias2 = (1.0 - b2.powi(a.t as i32)).sqrt();
-        for (((p, g), m), v) in self.buf.iter_mut().zip(g.iter()).zip(m.iter_mut()).zip(v.iter_mut()) {
-            *m = b1 * *m + (1.0 - b1) * g;
-            *v = b2 * *v + (1.0 - b2) * g * g;
-            *p -= step * *m / (v.sqrt() / bias2 + a.eps);
-        }
+        let (eps, buf) = (a.eps, &mut self.buf);
+        D::with_host_grad(self.grads, t, |g| {
+            for (((p, g), m), v) in buf.iter_mut().zip(g.iter()).zip(m.iter_mut()).zip(v.iter_mut()) {
+                *m = b1 * *m + (1.0 - b1) * g;
+                *v = b2 * *v + (1.0 - b2) * g * g;
+                *p -= step * *m / (v.sqrt() / bias2 + eps);
+            }
+        })?;
         t.copy_from(&self.buf);
         Ok(None)
     }

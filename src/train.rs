@@ -5,6 +5,7 @@ use crate::checkpoint::Manifest;
 use crate::checkpoint::{self, CheckpointError};
 use crate::config::{Config, ConfigError};
 use crate::data::{load_mnist, DataError, Dataset};
+use crate::device::{DeviceKind, ModelDevice};
 use crate::eval::{self, Reference};
 use crate::gan::{Gan, StepStats};
 use crate::grid::{tile, Grid};
@@ -52,6 +53,9 @@ pub enum TrainError {
         /// The run.
         run: PathBuf,
     },
+    /// The device cannot be used (no CUDA in this build, no GPU).
+    #[error("{0}")]
+    Device(String),
     /// The run directory cannot be used.
     #[error("run directory {path}: {why}")]
     RunDir {
@@ -257,7 +261,7 @@ pub struct Samples {
 }
 
 /// Draws G(z_fixed[r], d) for every row r and digit d.
-pub fn samples(gan: &mut Gan, fixed: &[f32]) -> Samples {
+pub fn samples<D: ModelDevice>(gan: &mut Gan<D>, fixed: &[f32]) -> Samples {
     let cfg = gan.config().clone();
     let how = Manifest::of(&cfg).generator;
     let rows = fixed.len() / NOISE_DIM;
@@ -287,9 +291,9 @@ pub fn samples(gan: &mut Gan, fixed: &[f32]) -> Samples {
 }
 
 /// The run's fixed noise: `rows` vectors, the same for every summary of the run.
-pub fn fixed_noise(cfg: &Config, dev: &Cpu) -> Vec<f32> {
+pub fn fixed_noise(cfg: &Config) -> Vec<f32> {
     sample_noise(
-        dev,
+        &Cpu::default(),
         cfg.sample_rows,
         cfg.noise,
         &mut stream_rng(cfg.seed, Stream::FixedNoise, 0),
@@ -369,7 +373,13 @@ impl Evaluator {
         })
     }
 
-    fn run(&mut self, gan: &mut Gan, tb: &mut Summaries, step: u64, run: &Path) -> Result<eval::Metrics, TrainError> {
+    fn run<D: ModelDevice>(
+        &mut self,
+        gan: &mut Gan<D>,
+        tb: &mut Summaries,
+        step: u64,
+        run: &Path,
+    ) -> Result<eval::Metrics, TrainError> {
         let cfg = gan.config().clone();
         let how = Manifest::of(&cfg).generator;
         let (images, labels) = eval::generated(gan.sampler(), &how, cfg.eval_samples, cfg.seed);
@@ -421,7 +431,13 @@ struct Point<'a> {
     histograms: bool,
 }
 
-fn summarise(tb: &mut Summaries, gan: &mut Gan, fixed: &[f32], at: Point, run: &Path) -> Result<(), TrainError> {
+fn summarise<D: ModelDevice>(
+    tb: &mut Summaries,
+    gan: &mut Gan<D>,
+    fixed: &[f32],
+    at: Point,
+    run: &Path,
+) -> Result<(), TrainError> {
     let Point {
         stats,
         step,
@@ -491,6 +507,26 @@ fn flush(tb: &mut Summaries) -> Result<(), TrainError> {
 /// [`TrainError::Interrupted`] says how to resume. Every stop writes `summary.json`.
 pub fn train(cfg: Config, target: Target, progress: &mut dyn Progress) -> Result<Report, TrainError> {
     cfg.validate()?;
+    // The device opens first: one that cannot be used must not leave a run directory.
+    match cfg.device {
+        DeviceKind::Cpu => train_on(Cpu::default(), cfg, target, progress),
+        #[cfg(feature = "cuda")]
+        DeviceKind::Cuda => {
+            let dev = crate::device::cuda::open(0).map_err(|e| TrainError::Device(e.0))?;
+            train_on(dev, cfg, target, progress)
+        }
+        #[cfg(not(feature = "cuda"))]
+        DeviceKind::Cuda => Err(TrainError::Device(crate::device::NO_CUDA.into())),
+    }
+}
+
+/// [`train`] on the device `dev`.
+fn train_on<D: ModelDevice>(
+    dev: D,
+    cfg: Config,
+    target: Target,
+    progress: &mut dyn Progress,
+) -> Result<Report, TrainError> {
     if let Target::New(p) = &target {
         if p.join(history::CONFIG_FILE).exists() {
             return Err(TrainError::RunDir {
@@ -517,7 +553,7 @@ pub fn train(cfg: Config, target: Target, progress: &mut dyn Progress) -> Result
     }
     let mut data = Dataset::new(train_split, cfg.batch_size, cfg.seed)
         .map_err(|why| ConfigError::Value(format!("batch_size: {why}")))?;
-    let mut gan = Gan::new(&cfg);
+    let mut gan = Gan::on(dev, &cfg);
     let resuming = matches!(target, Target::Resume(_));
     let start = if !resuming {
         0
@@ -577,7 +613,7 @@ pub fn train(cfg: Config, target: Target, progress: &mut dyn Progress) -> Result
         tb.custom_scalars(&dashboards::layout(&cfg));
     }
     flush(&mut tb)?;
-    let fixed = fixed_noise(&cfg, &gan.dev);
+    let fixed = fixed_noise(&cfg);
     let mut evaluator = if cfg.eval_every > 0 {
         Some(Evaluator::new(&cfg, &run, start)?)
     } else {

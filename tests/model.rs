@@ -4,6 +4,7 @@
 
 use cgan::config::{Config, Preset};
 use cgan::data::{Dataset, Split, PIXELS};
+use cgan::device::Kernels;
 use cgan::gan::{Gan, Phase};
 use cgan::models::{
     one_hot, sample_noise, Activation, DNorm, Discriminator, DiscriminatorSpec, Generator, NoiseKind, OutputActivation,
@@ -67,14 +68,14 @@ fn test_generate_image_with_condition(#[values(1, 7, 32)] n: usize) {
     let z = sample_noise(&dev, n, NoiseKind::Uniform, &mut rng);
     let c = one_hot(&dev, &labels(&mut rng, n));
     for mode in [Mode::Train, Mode::Eval] {
-        let img = g.forward(z.clone(), c.clone(), mode, OutputActivation::Tanh);
+        let img = g.forward(z.clone(), c.clone(), mode, OutputActivation::Tanh, Kernels::Auto);
         assert_eq!(img.shape().concrete(), [n, 28, 28, 1]);
         assert!(
             img.as_vec().iter().all(|v| (-1.0..=1.0).contains(v)),
             "tanh output in [-1, 1]"
         );
     }
-    let img = g.forward(z, c, Mode::Eval, OutputActivation::Sigmoid);
+    let img = g.forward(z, c, Mode::Eval, OutputActivation::Sigmoid, Kernels::Auto);
     assert!(
         img.as_vec().iter().all(|v| (0.0..=1.0).contains(v)),
         "sigmoid output in [0, 1]"
@@ -93,6 +94,7 @@ fn test_discriminate_real_with_right_condition(
         random_images(&dev, &mut rng, n),
         one_hot(&dev, &labels(&mut rng, n)),
         Mode::Train,
+        Kernels::Auto,
     );
     assert_eq!(logits.shape().concrete(), [n, 1]);
     assert!(logits.as_vec().iter().all(|v| v.is_finite()));
@@ -109,8 +111,8 @@ fn test_discriminate_real_with_wrong_condition(
     let right = labels(&mut rng, n);
     let wrong: Vec<u8> = right.iter().map(|l| (l + rng.gen_range(1..10)) % 10).collect();
     let images = random_images(&dev, &mut rng, n);
-    let with_right = d.forward(images.clone(), one_hot(&dev, &right), Mode::Eval);
-    let with_wrong = d.forward(images, one_hot(&dev, &wrong), Mode::Eval);
+    let with_right = d.forward(images.clone(), one_hot(&dev, &right), Mode::Eval, Kernels::Auto);
+    let with_wrong = d.forward(images, one_hot(&dev, &wrong), Mode::Eval, Kernels::Auto);
     assert_eq!(with_wrong.shape().concrete(), [n, 1]);
     // Matching-aware: the label reaches the logit.
     assert_ne!(with_right.as_vec(), with_wrong.as_vec());
@@ -131,8 +133,12 @@ fn test_discriminate_generated_with_condition(
         c.clone(),
         Mode::Train,
         OutputActivation::Tanh,
+        Kernels::Auto,
     );
-    assert_eq!(d.forward(fake, c, Mode::Train).shape().concrete(), [n, 1]);
+    assert_eq!(
+        d.forward(fake, c, Mode::Train, Kernels::Auto).shape().concrete(),
+        [n, 1]
+    );
 }
 
 #[test]
@@ -174,7 +180,7 @@ fn every_d_variant_keeps_the_shape_contract_and_its_settings_change_the_output()
     for spec in all_specs() {
         let mut d = disc(spec);
         assert_eq!(d.spec(), spec);
-        let logits = d.forward(images.clone(), c.clone(), Mode::Train);
+        let logits = d.forward(images.clone(), c.clone(), Mode::Train, Kernels::Auto);
         assert_eq!(logits.shape().concrete(), [n, 1], "{spec:?}");
         let v = logits.as_vec();
         assert!(v.iter().all(|x| x.is_finite()), "{spec:?}");
@@ -225,14 +231,19 @@ fn every_parameter_gets_a_gradient(spec: DiscriminatorSpec) {
         c.clone(),
         Mode::Train,
         OutputActivation::Tanh,
+        Kernels::Auto,
     );
-    let grads = bce(d.forward(fake, c.clone(), Mode::Train), dev.ones_like(&(n, Const))).backward();
+    let grads = bce(
+        d.forward(fake, c.clone(), Mode::Train, Kernels::Auto),
+        dev.ones_like(&(n, Const)),
+    )
+    .backward();
     assert_all_nonzero(&format!("G with D {spec:?}"), params::grads(&g, &grads));
 
     // D's loss on real images with their labels.
     let real = random_images(&dev, &mut rng, n);
     let grads = bce(
-        d.forward(real.traced(d.alloc_grads()), c, Mode::Train),
+        d.forward(real.traced(d.alloc_grads()), c, Mode::Train, Kernels::Auto),
         dev.ones_like(&(n, Const)),
     )
     .backward();

@@ -9,6 +9,7 @@ pub use phases::{Phase, PhaseTimes};
 
 use crate::config::{Config, DLoss};
 use crate::data::{Batch, Dataset};
+use crate::device::{Kernels, ModelDevice};
 use crate::models::{
     one_hot, sample_noise, Condition, Discriminator, Generator, Images, Logits, NOISE_DIM, NUM_CLASSES,
 };
@@ -47,7 +48,7 @@ pub struct StepStats {
 }
 
 /// `n` conditions t c1 + (1 - t) c2 with t ~ U(0, 1) and two different random labels.
-fn interpolated(dev: &Cpu, n: usize, rng: &mut impl Rng) -> Condition<Cpu> {
+fn interpolated<D: ModelDevice>(dev: &D, n: usize, rng: &mut impl Rng) -> Condition<D> {
     let mut v = vec![0.0f32; n * NUM_CLASSES];
     for row in v.chunks_exact_mut(NUM_CLASSES) {
         let a = rng.gen_range(0..NUM_CLASSES);
@@ -63,38 +64,49 @@ fn mean_sigmoid(logits: &[f32]) -> f32 {
     logits.iter().map(|l| 1.0 / (1.0 + (-l).exp())).sum::<f32>() / logits.len().max(1) as f32
 }
 
-/// G, D, their optimisers and the step's reusable buffers.
-pub struct Gan {
+/// G, D, their optimisers and the step's reusable buffers, on device `D`.
+pub struct Gan<D: ModelDevice = Cpu> {
     /// The device everything runs on.
-    pub dev: Cpu,
+    pub dev: D,
+    /// Which of the device's op implementations the step uses.
+    pub kernels: Kernels,
     /// The generator.
-    pub g: Generator<f32, Cpu>,
+    pub g: Generator<f32, D>,
     /// The exponential moving average of G's weights (`g_ema` > 0), which sampling uses.
-    pub g_ema: Option<Generator<f32, Cpu>>,
+    pub g_ema: Option<Generator<f32, D>>,
     /// The discriminator.
-    pub d: Discriminator,
+    pub d: Discriminator<D>,
     /// G's optimiser.
     pub opt_g: Adam,
     /// D's optimiser.
     pub opt_d: Adam,
     cfg: Config,
     batch: Batch,
-    ones: Logits<Cpu>,
-    zeros: Logits<Cpu>,
-    grads_g: Option<Gradients<f32, Cpu>>,
-    grads_d: Option<Gradients<f32, Cpu>>,
+    ones: Logits<D>,
+    zeros: Logits<D>,
+    grads_g: Option<Gradients<f32, D>>,
+    grads_d: Option<Gradients<f32, D>>,
     /// Wall time per phase of the steps so far (read by `make bench`).
     pub phase_times: PhaseTimes,
 }
 
-impl Gan {
-    /// Fresh networks initialised from the config's seed.
+impl Gan<Cpu> {
+    /// Fresh networks on the CPU, initialised from the config's seed, stepping with the
+    /// config's `kernels`.
     pub fn new(cfg: &Config) -> Self {
+        Self::on(Cpu::default(), cfg)
+    }
+}
+
+impl<D: ModelDevice> Gan<D> {
+    /// Fresh networks on `dev`, initialised from the config's seed. The weights are drawn
+    /// on the CPU and copied, so every device starts from the same ones.
+    pub fn on(dev: D, cfg: &Config) -> Self {
         let seed = stream_rng(cfg.seed, Stream::Init, INIT_WEIGHTS).gen();
-        let dev = Cpu::seed_from_u64(seed);
-        let g = Generator::build(&dev);
+        let host = Cpu::seed_from_u64(seed);
+        let g = Generator::<f32, Cpu>::build(&host).to_device(&dev);
         let mut rng = stream_rng(cfg.seed, Stream::Init, INIT_SPECTRAL);
-        let d = Discriminator::new(&dev, cfg.discriminator(), &mut rng);
+        let d = Discriminator::new(&host, cfg.discriminator(), &mut rng).to_device(&dev);
         let adam = |scale: f64| Adam::new((cfg.lr * scale) as f32, cfg.beta1 as f32, cfg.beta2 as f32);
         let n = cfg.batch_size;
         Self {
@@ -102,6 +114,7 @@ impl Gan {
             ones: dev.ones_like(&(n, Const)),
             zeros: dev.zeros_like(&(n, Const)),
             dev,
+            kernels: cfg.kernels,
             g,
             d,
             opt_g: adam(1.0),
@@ -115,7 +128,7 @@ impl Gan {
     }
 
     /// The G that samples: the moving average when `g_ema` is on, else G itself.
-    pub fn sampler(&mut self) -> &mut Generator<f32, Cpu> {
+    pub fn sampler(&mut self) -> &mut Generator<f32, D> {
         self.g_ema.as_mut().unwrap_or(&mut self.g)
     }
 
@@ -150,7 +163,7 @@ impl Gan {
         let mut rng = stream_rng(self.cfg.seed, Stream::Step, 2 * index);
         let right = one_hot(&self.dev, &self.batch.labels);
         let wrong = one_hot(&self.dev, &self.batch.wrong_labels);
-        let real: Images<Cpu> = self
+        let real: Images<D> = self
             .dev
             .tensor_from_vec(self.batch.images.clone(), (n, Const, Const, Const));
         // G in training mode (batch statistics) but off the tape: D's step needs no G gradient.
@@ -158,20 +171,23 @@ impl Gan {
         self.phase_times.lap(Phase::Data, &mut mark);
         let fake = self
             .g
-            .forward(z, right.clone(), Mode::Train, self.cfg.output_activation);
+            .forward(z, right.clone(), Mode::Train, self.cfg.output_activation, self.kernels);
         self.phase_times.lap(Phase::GForward, &mut mark);
 
         self.d.power_iteration();
         let mut grads = self.grads_d.take().unwrap_or_else(|| self.d.alloc_grads());
         self.d.zero_grads(&mut grads);
         self.phase_times.lap(Phase::Optimiser, &mut mark);
-        let rr = self.d.forward(real.clone().traced(grads), right.clone(), Mode::Train);
+        let k = self.kernels;
+        let rr = self
+            .d
+            .forward(real.clone().traced(grads), right.clone(), Mode::Train, k);
         let rw = self
             .d
-            .forward(real.retaped::<OwnedTape<f32, Cpu>>(), wrong, Mode::Train);
+            .forward(real.retaped::<OwnedTape<f32, D>>(), wrong, Mode::Train, k);
         let fk = self
             .d
-            .forward(fake.retaped::<OwnedTape<f32, Cpu>>(), right, Mode::Train);
+            .forward(fake.retaped::<OwnedTape<f32, D>>(), right, Mode::Train, k);
         let p = [rr.as_vec(), rw.as_vec(), fk.as_vec()].map(|l| mean_sigmoid(&l));
         let l_rr = bce(rr, self.ones.clone());
         let l_rw = bce(rw, self.zeros.clone());
@@ -186,7 +202,11 @@ impl Gan {
         let mut grads = loss.backward();
         self.phase_times.lap(Phase::Backward, &mut mark);
         // A non-finite loss is caught by the caller, which stops before the next checkpoint.
-        self.d.update(&mut self.opt_d, &mut grads);
+        // Adam fails only when the device is out of memory, which dfdx reports by panicking
+        // everywhere else too.
+        self.d
+            .update(&mut self.opt_d, &mut grads)
+            .expect("device memory for D's update");
         self.grads_d = Some(grads);
         self.phase_times.lap(Phase::Optimiser, &mut mark);
         StepStats {
@@ -213,20 +233,22 @@ impl Gan {
             let half = n / 2;
             labels.copy_within(..half, half);
         }
-        let c: Condition<Cpu> = one_hot(&self.dev, &labels);
+        let c: Condition<D> = one_hot(&self.dev, &labels);
         let z = sample_noise(&self.dev, n, self.cfg.noise, &mut rng);
         let z_values = if ms_weight > 0.0 { z.as_vec() } else { Vec::new() };
         let mut grads = self.grads_g.take().unwrap_or_else(|| self.g.alloc_grads());
         self.g.zero_grads(&mut grads);
         self.phase_times.lap(Phase::Data, &mut mark);
+        let k = self.kernels;
         let fake = self
             .g
-            .forward(z.traced(grads), c.clone(), Mode::Train, self.cfg.output_activation);
+            .forward(z.traced(grads), c.clone(), Mode::Train, self.cfg.output_activation, k);
         self.phase_times.lap(Phase::GForward, &mut mark);
         let (ms, ms_value, ratio) = if ms_weight > 0.0 {
             let z_distance = losses::pair_distance(&z_values, NOISE_DIM);
-            let (term, ratio) = losses::mode_seeking(
-                fake.retaped::<OwnedTape<f32, Cpu>>(),
+            let (term, ratio) = D::mode_seeking(
+                k,
+                fake.retaped::<OwnedTape<f32, D>>(),
                 z_distance,
                 ms_weight,
                 self.cfg.mode_seeking_cap as f32,
@@ -236,7 +258,7 @@ impl Gan {
         } else {
             (None, 0.0, 0.0)
         };
-        let logits = self.d.forward(fake, c, Mode::Train);
+        let logits = self.d.forward(fake, c, Mode::Train, k);
         let loss = bce(logits, self.ones.clone());
         let loss_g = loss.array();
         self.phase_times.lap(Phase::DForward, &mut mark);
@@ -250,17 +272,23 @@ impl Gan {
             let mixed = interpolated(&self.dev, n, &mut rng);
             let z = sample_noise(&self.dev, n, self.cfg.noise, &mut rng);
             self.phase_times.lap(Phase::Data, &mut mark);
-            let fake = self
-                .g
-                .forward(z.traced(grads), mixed.clone(), Mode::Train, self.cfg.output_activation);
+            let fake = self.g.forward(
+                z.traced(grads),
+                mixed.clone(),
+                Mode::Train,
+                self.cfg.output_activation,
+                k,
+            );
             self.phase_times.lap(Phase::GForward, &mut mark);
-            let logits = self.d.forward(fake, mixed, Mode::Train);
+            let logits = self.d.forward(fake, mixed, Mode::Train, k);
             let loss = bce(logits, self.ones.clone()) * self.cfg.gan_int as f32;
             self.phase_times.lap(Phase::DForward, &mut mark);
             grads = loss.backward();
             self.phase_times.lap(Phase::Backward, &mut mark);
         }
-        let _ = self.opt_g.update(&mut self.g, &mut grads);
+        self.opt_g
+            .update(&mut self.g, &mut grads)
+            .expect("device memory for G's update");
         if let Some(ema) = &mut self.g_ema {
             params::blend(ema, &self.g, params::ema_decay(self.cfg.g_ema, step) as f32);
         }

@@ -14,11 +14,10 @@
 //! eight concrete networks ([`Net`]); activation and spectral norm are run-time settings.
 
 use super::{Condition, Images, Logits, IMAGE_SIDE, NUM_CLASSES};
+use crate::device::{Kernels, ModelDevice};
 use crate::layers::Conv2D;
-use crate::ops::batch_norm::{batch_norm2d, Mode};
-use crate::ops::leaky_relu::leaky_relu;
-use crate::ops::minibatch_std::minibatch_std;
-use crate::ops::spectral_norm::{spectral_normalize, PowerIteration};
+use crate::ops::batch_norm::Mode;
+use crate::ops::spectral_norm::PowerIteration;
 use crate::ops::Img;
 use crate::params::{self, Param};
 use dfdx::nn::modules::{BatchNorm2D, Linear, UnbiasedLinear};
@@ -56,10 +55,14 @@ pub enum Activation {
 pub const LEAKY_SLOPE: f32 = 0.2;
 
 impl Activation {
-    fn apply<S: Shape, T: Tape<f32, Cpu>>(self, x: Tensor<S, f32, Cpu, T>) -> Tensor<S, f32, Cpu, T> {
+    fn apply<S: Shape, D: ModelDevice, T: Tape<f32, D>>(
+        self,
+        x: Tensor<S, f32, D, T>,
+        k: Kernels,
+    ) -> Tensor<S, f32, D, T> {
         match self {
             Activation::Relu => x.relu(),
-            Activation::LeakyRelu => leaky_relu(x, LEAKY_SLOPE),
+            Activation::LeakyRelu => D::leaky_relu(k, x, LEAKY_SLOPE),
         }
     }
 }
@@ -95,19 +98,34 @@ impl<E: Dtype, D: Device<E>> TensorCollection<E, D> for NoNorm {
 }
 
 /// A normalisation layer over `C` channels, or [`NoNorm`].
-pub trait Norm<const C: usize> {
+pub trait Norm<const C: usize, D: ModelDevice> {
     /// Normalises `x` (or returns it unchanged).
-    fn norm<T: Tape<f32, Cpu>>(&mut self, x: Tensor<Img<C>, f32, Cpu, T>, mode: Mode) -> Tensor<Img<C>, f32, Cpu, T>;
+    fn norm<T: Tape<f32, D>>(
+        &mut self,
+        x: Tensor<Img<C>, f32, D, T>,
+        mode: Mode,
+        k: Kernels,
+    ) -> Tensor<Img<C>, f32, D, T>;
 }
 
-impl<const C: usize> Norm<C> for BatchNorm2D<C, f32, Cpu> {
-    fn norm<T: Tape<f32, Cpu>>(&mut self, x: Tensor<Img<C>, f32, Cpu, T>, mode: Mode) -> Tensor<Img<C>, f32, Cpu, T> {
-        batch_norm2d(x, self, mode)
+impl<const C: usize, D: ModelDevice> Norm<C, D> for BatchNorm2D<C, f32, D> {
+    fn norm<T: Tape<f32, D>>(
+        &mut self,
+        x: Tensor<Img<C>, f32, D, T>,
+        mode: Mode,
+        k: Kernels,
+    ) -> Tensor<Img<C>, f32, D, T> {
+        D::batch_norm2d(k, x, self, mode)
     }
 }
 
-impl<const C: usize> Norm<C> for NoNorm {
-    fn norm<T: Tape<f32, Cpu>>(&mut self, x: Tensor<Img<C>, f32, Cpu, T>, _: Mode) -> Tensor<Img<C>, f32, Cpu, T> {
+impl<const C: usize, D: ModelDevice> Norm<C, D> for NoNorm {
+    fn norm<T: Tape<f32, D>>(
+        &mut self,
+        x: Tensor<Img<C>, f32, D, T>,
+        _: Mode,
+        _: Kernels,
+    ) -> Tensor<Img<C>, f32, D, T> {
         x
     }
 }
@@ -129,43 +147,46 @@ impl<E: Dtype, D: Device<E>> TensorCollection<E, D> for NoProjection {
 
 /// How the logit is made from the features: the dense layer `out`, plus a projection
 /// term or not.
-pub trait Head {
+pub trait Head<D: ModelDevice> {
     /// The logit of `features` for conditions `c` (`out` and this head's weights already
     /// spectrally normalised where that is on).
-    fn logit<T: Tape<f32, Cpu> + Merge<T>>(
+    fn logit<T: Tape<f32, D> + Merge<T>>(
         &self,
-        features: Tensor<(usize, Const<FEATURES>), f32, Cpu, T>,
-        out: Linear<FEATURES, 1, f32, Cpu>,
-        c: Condition<Cpu>,
+        features: Tensor<(usize, Const<FEATURES>), f32, D, T>,
+        out: Linear<FEATURES, 1, f32, D>,
+        c: Condition<D>,
         sn: &Spectral,
-    ) -> Logits<Cpu, T>;
+        k: Kernels,
+    ) -> Logits<D, T>;
 }
 
-impl Head for NoProjection {
-    fn logit<T: Tape<f32, Cpu> + Merge<T>>(
+impl<D: ModelDevice> Head<D> for NoProjection {
+    fn logit<T: Tape<f32, D> + Merge<T>>(
         &self,
-        features: Tensor<(usize, Const<FEATURES>), f32, Cpu, T>,
-        out: Linear<FEATURES, 1, f32, Cpu>,
-        _: Condition<Cpu>,
+        features: Tensor<(usize, Const<FEATURES>), f32, D, T>,
+        out: Linear<FEATURES, 1, f32, D>,
+        _: Condition<D>,
         _: &Spectral,
-    ) -> Logits<Cpu, T> {
+        _: Kernels,
+    ) -> Logits<D, T> {
         out.forward(features)
     }
 }
 
 /// The class embedding of projection conditioning.
-pub type Projection = UnbiasedLinear<NUM_CLASSES, FEATURES, f32, Cpu>;
+pub type Projection<D = Cpu> = UnbiasedLinear<NUM_CLASSES, FEATURES, f32, D>;
 
-impl Head for Projection {
-    fn logit<T: Tape<f32, Cpu> + Merge<T>>(
+impl<D: ModelDevice> Head<D> for Projection<D> {
+    fn logit<T: Tape<f32, D> + Merge<T>>(
         &self,
-        features: Tensor<(usize, Const<FEATURES>), f32, Cpu, T>,
-        out: Linear<FEATURES, 1, f32, Cpu>,
-        c: Condition<Cpu>,
+        features: Tensor<(usize, Const<FEATURES>), f32, D, T>,
+        out: Linear<FEATURES, 1, f32, D>,
+        c: Condition<D>,
         sn: &Spectral,
-    ) -> Logits<Cpu, T> {
+        k: Kernels,
+    ) -> Logits<D, T> {
         let n = features.shape().0;
-        let (c, embed) = sn.layer(c.retaped::<T>(), self, "proj.weight");
+        let (c, embed) = sn.layer(c.retaped::<T>(), self, "proj.weight", k);
         let inner = (embed.forward(c) * features.retaped::<T>())
             .sum::<(usize,), _>()
             .reshape_like(&(n, Const::<1>));
@@ -244,20 +265,20 @@ where
 }
 
 /// A layer whose weight spectral normalisation can replace.
-trait Weighted: Clone {
+trait Weighted<D: ModelDevice>: Clone {
     type W: Shape;
-    fn weight(&self) -> &Tensor<Self::W, f32, Cpu>;
-    fn with_weight(&self, w: Tensor<Self::W, f32, Cpu>) -> Self;
+    fn weight(&self) -> &Tensor<Self::W, f32, D>;
+    fn with_weight(&self, w: Tensor<Self::W, f32, D>) -> Self;
 }
 
-impl<const I: usize, const O: usize, const K: usize, const S: usize, const P: usize> Weighted
-    for Conv2D<I, O, K, S, P, f32, Cpu>
+impl<const I: usize, const O: usize, const K: usize, const S: usize, const P: usize, D: ModelDevice> Weighted<D>
+    for Conv2D<I, O, K, S, P, f32, D>
 {
     type W = Rank4<O, I, K, K>;
-    fn weight(&self) -> &Tensor<Self::W, f32, Cpu> {
+    fn weight(&self) -> &Tensor<Self::W, f32, D> {
         &self.weight
     }
-    fn with_weight(&self, weight: Tensor<Self::W, f32, Cpu>) -> Self {
+    fn with_weight(&self, weight: Tensor<Self::W, f32, D>) -> Self {
         Conv2D {
             weight,
             bias: self.bias.clone(),
@@ -265,22 +286,22 @@ impl<const I: usize, const O: usize, const K: usize, const S: usize, const P: us
     }
 }
 
-impl<const I: usize, const O: usize> Weighted for UnbiasedLinear<I, O, f32, Cpu> {
+impl<const I: usize, const O: usize, D: ModelDevice> Weighted<D> for UnbiasedLinear<I, O, f32, D> {
     type W = Rank2<O, I>;
-    fn weight(&self) -> &Tensor<Self::W, f32, Cpu> {
+    fn weight(&self) -> &Tensor<Self::W, f32, D> {
         &self.weight
     }
-    fn with_weight(&self, weight: Tensor<Self::W, f32, Cpu>) -> Self {
+    fn with_weight(&self, weight: Tensor<Self::W, f32, D>) -> Self {
         UnbiasedLinear { weight }
     }
 }
 
-impl<const I: usize, const O: usize> Weighted for Linear<I, O, f32, Cpu> {
+impl<const I: usize, const O: usize, D: ModelDevice> Weighted<D> for Linear<I, O, f32, D> {
     type W = Rank2<O, I>;
-    fn weight(&self) -> &Tensor<Self::W, f32, Cpu> {
+    fn weight(&self) -> &Tensor<Self::W, f32, D> {
         &self.weight
     }
-    fn with_weight(&self, weight: Tensor<Self::W, f32, Cpu>) -> Self {
+    fn with_weight(&self, weight: Tensor<Self::W, f32, D>) -> Self {
         Linear {
             weight,
             bias: self.bias.clone(),
@@ -295,83 +316,92 @@ pub struct Spectral(pub Vec<(String, PowerIteration)>);
 impl Spectral {
     /// The layer to use on `x`: `layer` itself, or a copy with its weight normalised (the
     /// gradient reaching the original weight through `x`'s tape).
-    fn layer<X: Shape, L: Weighted, T: Tape<f32, Cpu>>(
+    fn layer<X: Shape, D: ModelDevice, L: Weighted<D>, T: Tape<f32, D>>(
         &self,
-        x: Tensor<X, f32, Cpu, T>,
+        x: Tensor<X, f32, D, T>,
         layer: &L,
         name: &str,
-    ) -> (Tensor<X, f32, Cpu, T>, L) {
+        k: Kernels,
+    ) -> (Tensor<X, f32, D, T>, L) {
         match self.0.iter().find(|(n, _)| n == name) {
             None => (x, layer.clone()),
             Some((_, it)) => {
-                let (x, w) = spectral_normalize(x, layer.weight(), it);
+                let (x, w) = D::spectral_normalize(k, x, layer.weight(), it);
                 (x, layer.with_weight(w))
             }
         }
     }
 }
 
-impl<N1: Norm<16>, N2: Norm<32>, P: Head, const C4: usize> Disc<N1, N2, P, C4, f32, Cpu> {
-    fn forward<T: Tape<f32, Cpu> + Merge<T> + std::fmt::Debug>(
+/// D's run-time settings for one forward pass.
+#[derive(Clone, Copy)]
+struct Settings<'a> {
+    mode: Mode,
+    act: Activation,
+    sn: &'a Spectral,
+    k: Kernels,
+}
+
+impl<D: ModelDevice, N1: Norm<16, D>, N2: Norm<32, D>, P: Head<D>, const C4: usize> Disc<N1, N2, P, C4, f32, D> {
+    fn forward<T: Tape<f32, D> + Merge<T> + std::fmt::Debug>(
         &mut self,
-        x: Images<Cpu, T>,
-        c: Condition<Cpu>,
-        mode: Mode,
-        act: Activation,
-        sn: &Spectral,
-    ) -> Logits<Cpu, T> {
+        x: Images<D, T>,
+        c: Condition<D>,
+        s: Settings,
+    ) -> Logits<D, T> {
+        let Settings { mode, act, sn, k } = s;
         let n = x.shape().0;
         let h = x.reshape_like(&(n, Const::<1>, IMAGE_SIDE, IMAGE_SIDE));
-        let (h, conv1) = sn.layer(h, &self.conv1, "conv1.weight");
-        let h = self.bn1.norm(act.apply(conv1.forward(h)), mode);
-        let (h, conv2) = sn.layer(h, &self.conv2, "conv2.weight");
-        let h = self.bn2.norm(act.apply(conv2.forward(h)), mode);
-        let (h, conv3) = sn.layer(h, &self.conv3, "conv3.weight");
-        let h = act.apply(conv3.forward(h));
+        let (h, conv1) = sn.layer(h, &self.conv1, "conv1.weight", k);
+        let h = self.bn1.norm(act.apply(conv1.forward(h, k), k), mode, k);
+        let (h, conv2) = sn.layer(h, &self.conv2, "conv2.weight", k);
+        let h = self.bn2.norm(act.apply(conv2.forward(h, k), k), mode, k);
+        let (h, conv3) = sn.layer(h, &self.conv3, "conv3.weight", k);
+        let h = act.apply(conv3.forward(h, k), k);
         let (_, _, gh, gw) = *h.shape();
         // The condition joins x's tape, so the label branch gets gradients whenever x is traced.
-        let (cl, label) = sn.layer(c.clone().retaped::<T>(), &self.label, "label.weight");
+        let (cl, label) = sn.layer(c.clone().retaped::<T>(), &self.label, "label.weight", k);
         let l = label.forward(cl).reshape_like(&(n, 1, gh, gw));
         let h = h.realize::<(usize, usize, usize, usize)>();
         let h = if C4 > STAGE_CHANNELS {
-            let m = minibatch_std(h.retaped::<T>());
+            let m = D::minibatch_std(k, h.retaped::<T>());
             ((h, l).concat_along(Axis::<1>), m).concat_along(Axis::<1>)
         } else {
             (h, l).concat_along(Axis::<1>)
         };
-        let h: Tensor<Img<C4>, f32, Cpu, T> = h.realize();
-        let (h, conv4) = sn.layer(h, &self.conv4, "conv4.weight");
-        let h = act.apply(conv4.forward(h));
+        let h: Tensor<Img<C4>, f32, D, T> = h.realize();
+        let (h, conv4) = sn.layer(h, &self.conv4, "conv4.weight", k);
+        let h = act.apply(conv4.forward(h, k), k);
         let h = h.reshape_like(&(n, Const::<FEATURES>));
-        let (h, out) = sn.layer(h, &self.out, "out.weight");
-        self.proj.logit(h, out, c, sn)
+        let (h, out) = sn.layer(h, &self.out, "out.weight", k);
+        self.proj.logit(h, out, c, sn, k)
     }
 }
 
-type Bn<const C: usize> = BatchNorm2D<C, f32, Cpu>;
+type Bn<const C: usize, D> = BatchNorm2D<C, f32, D>;
 
-type Proj = Projection;
+type Proj<D> = Projection<D>;
 
 /// The eight concrete networks: with or without BatchNorm, the minibatch-std map and the
 /// projection embedding.
 #[derive(Clone, Debug)]
-pub enum Net {
+pub enum Net<D: ModelDevice = Cpu> {
     /// The article's D.
-    BatchNorm(Disc<Bn<16>, Bn<32>, NoProjection, 65, f32, Cpu>),
+    BatchNorm(Disc<Bn<16, D>, Bn<32, D>, NoProjection, 65, f32, D>),
     /// ... with the minibatch-std map.
-    BatchNormMinibatchStd(Disc<Bn<16>, Bn<32>, NoProjection, 66, f32, Cpu>),
+    BatchNormMinibatchStd(Disc<Bn<16, D>, Bn<32, D>, NoProjection, 66, f32, D>),
     /// ... with projection.
-    BatchNormProjection(Disc<Bn<16>, Bn<32>, Proj, 65, f32, Cpu>),
+    BatchNormProjection(Disc<Bn<16, D>, Bn<32, D>, Proj<D>, 65, f32, D>),
     /// ... with both.
-    BatchNormMinibatchStdProjection(Disc<Bn<16>, Bn<32>, Proj, 66, f32, Cpu>),
+    BatchNormMinibatchStdProjection(Disc<Bn<16, D>, Bn<32, D>, Proj<D>, 66, f32, D>),
     /// No normalisation layers.
-    Plain(Disc<NoNorm, NoNorm, NoProjection, 65, f32, Cpu>),
+    Plain(Disc<NoNorm, NoNorm, NoProjection, 65, f32, D>),
     /// ... with the minibatch-std map.
-    PlainMinibatchStd(Disc<NoNorm, NoNorm, NoProjection, 66, f32, Cpu>),
+    PlainMinibatchStd(Disc<NoNorm, NoNorm, NoProjection, 66, f32, D>),
     /// ... with projection.
-    PlainProjection(Disc<NoNorm, NoNorm, Proj, 65, f32, Cpu>),
+    PlainProjection(Disc<NoNorm, NoNorm, Proj<D>, 65, f32, D>),
     /// ... with both.
-    PlainMinibatchStdProjection(Disc<NoNorm, NoNorm, Proj, 66, f32, Cpu>),
+    PlainMinibatchStdProjection(Disc<NoNorm, NoNorm, Proj<D>, 66, f32, D>),
 }
 
 /// Runs `$body` with `$d` bound to the concrete network inside `$net`.
@@ -390,19 +420,35 @@ macro_rules! each {
     };
 }
 
+/// The same network with every tensor copied to `dev`.
+macro_rules! moved {
+    ($net:expr, $dev:expr) => {
+        match $net {
+            Net::BatchNorm(d) => Net::BatchNorm(d.to_device($dev)),
+            Net::BatchNormMinibatchStd(d) => Net::BatchNormMinibatchStd(d.to_device($dev)),
+            Net::BatchNormProjection(d) => Net::BatchNormProjection(d.to_device($dev)),
+            Net::BatchNormMinibatchStdProjection(d) => Net::BatchNormMinibatchStdProjection(d.to_device($dev)),
+            Net::Plain(d) => Net::Plain(d.to_device($dev)),
+            Net::PlainMinibatchStd(d) => Net::PlainMinibatchStd(d.to_device($dev)),
+            Net::PlainProjection(d) => Net::PlainProjection(d.to_device($dev)),
+            Net::PlainMinibatchStdProjection(d) => Net::PlainMinibatchStdProjection(d.to_device($dev)),
+        }
+    };
+}
+
 /// D: the network its spec asks for, and the spectral-norm state if that is on.
 #[derive(Clone, Debug)]
-pub struct Discriminator {
+pub struct Discriminator<D: ModelDevice = Cpu> {
     spec: DiscriminatorSpec,
     /// The weights.
-    pub net: Net,
+    pub net: Net<D>,
     /// Power-iteration vectors (empty unless `spec.spectral_norm`).
     pub spectral: Spectral,
 }
 
-impl Discriminator {
+impl<D: ModelDevice> Discriminator<D> {
     /// A fresh D for `spec`, weights drawn from `dev`, power-iteration vectors from `rng`.
-    pub fn new(dev: &Cpu, spec: DiscriminatorSpec, rng: &mut impl rand::Rng) -> Self {
+    pub fn new(dev: &D, spec: DiscriminatorSpec, rng: &mut impl rand::Rng) -> Self {
         let net = match (spec.norm, spec.minibatch_std, spec.projection) {
             (DNorm::Batch, false, false) => Net::BatchNorm(BuildModule::build(dev)),
             (DNorm::Batch, true, false) => Net::BatchNormMinibatchStd(BuildModule::build(dev)),
@@ -442,15 +488,30 @@ impl Discriminator {
         self.spec
     }
 
-    /// D(x, c) -> `(n, 1)` logits.
-    pub fn forward<T: Tape<f32, Cpu> + Merge<T> + std::fmt::Debug>(
+    /// D(x, c) -> `(n, 1)` logits, the ops from the device's `kernels`.
+    pub fn forward<T: Tape<f32, D> + Merge<T> + std::fmt::Debug>(
         &mut self,
-        x: Images<Cpu, T>,
-        c: Condition<Cpu>,
+        x: Images<D, T>,
+        c: Condition<D>,
         mode: Mode,
-    ) -> Logits<Cpu, T> {
-        let (act, sn) = (self.spec.activation, &self.spectral);
-        each!(&mut self.net, d => d.forward(x, c, mode, act, sn))
+        k: Kernels,
+    ) -> Logits<D, T> {
+        let s = Settings {
+            mode,
+            act: self.spec.activation,
+            sn: &self.spectral,
+            k,
+        };
+        each!(&mut self.net, d => d.forward(x, c, s))
+    }
+
+    /// The same D with its weights on `dev`.
+    pub fn to_device<D2: ModelDevice>(&self, dev: &D2) -> Discriminator<D2> {
+        Discriminator {
+            spec: self.spec,
+            net: moved!(&self.net, dev),
+            spectral: self.spectral.clone(),
+        }
     }
 
     /// One power iteration per weight (spectral norm), once per D update like PyTorch's.
@@ -471,7 +532,7 @@ impl Discriminator {
     }
 
     /// The gradient of every trainable tensor in `grads` (from [`Self::alloc_grads`]).
-    pub fn grads(&self, grads: &Gradients<f32, Cpu>) -> Vec<Param> {
+    pub fn grads(&self, grads: &Gradients<f32, D>) -> Vec<Param> {
         each!(&self.net, d => params::grads(d, grads))
     }
 
@@ -481,19 +542,18 @@ impl Discriminator {
     }
 
     /// Zeroed gradients for every trainable tensor.
-    pub fn alloc_grads(&self) -> Gradients<f32, Cpu> {
+    pub fn alloc_grads(&self) -> Gradients<f32, D> {
         each!(&self.net, d => d.alloc_grads())
     }
 
     /// Zeroes `grads` in place.
-    pub fn zero_grads(&self, grads: &mut Gradients<f32, Cpu>) {
+    pub fn zero_grads(&self, grads: &mut Gradients<f32, D>) {
         each!(&self.net, d => d.zero_grads(grads))
     }
 
     /// One Adam update of every trainable tensor.
-    pub fn update(&mut self, adam: &mut crate::optim::Adam, grads: &mut Gradients<f32, Cpu>) {
-        // Adam over CPU tensors fails only when memory runs out.
-        let _ = each!(&mut self.net, d => adam.update(d, grads));
+    pub fn update(&mut self, adam: &mut crate::optim::Adam, grads: &mut Gradients<f32, D>) -> Result<(), D::Err> {
+        each!(&mut self.net, d => adam.update(d, grads))
     }
 
     /// Writes the weights as safetensors.

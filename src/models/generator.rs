@@ -2,9 +2,9 @@
 //! D and in the losses (see `config`).
 
 use super::{Condition, Images, Noise, OutputActivation, NUM_CLASSES};
+use crate::device::{Kernels, ModelDevice};
 use crate::layers::ConvTranspose2D;
-use crate::ops::batch_norm::{batch_norm2d, Mode};
-use crate::ops::OpsDevice;
+use crate::ops::batch_norm::Mode;
 use dfdx::nn::modules::{BatchNorm2D, Linear};
 use dfdx::nn::tensor_collection::{ModuleVisitor, TensorCollection};
 use dfdx::prelude::*;
@@ -81,28 +81,31 @@ impl<E: Dtype + Float + SampleUniform, D: Device<E>> TensorCollection<E, D> for 
     }
 }
 
-impl<D: OpsDevice> Generator<f32, D> {
+impl<D: ModelDevice> Generator<f32, D> {
     /// G(z, c) -> `(n, 28, 28, 1)`. The condition joins z's tape, so the label branch
     /// gets gradients whenever z is traced. `Mode::Train` normalises with batch
-    /// statistics (and updates the running ones) even without a tape.
+    /// statistics (and updates the running ones) even without a tape. `kernels` picks
+    /// the device's implementation of the ops.
     pub fn forward<T: Tape<f32, D> + Merge<T> + std::fmt::Debug>(
         &mut self,
         z: Noise<D, T>,
         c: Condition<D>,
         mode: Mode,
         activation: OutputActivation,
+        kernels: Kernels,
     ) -> Images<D, T> {
+        let k = kernels;
         let n = z.shape().0;
         let e = self.label.forward(c.retaped::<T>()).relu();
         let h = (e.realize::<(usize, usize)>(), z.realize::<(usize, usize)>())
             .concat_along(Axis::<1>)
             .realize::<(usize, Const<300>)>();
         let h = self.fc.forward(h).relu().reshape_like(&(n, Const::<8>, 4, 4));
-        let h = batch_norm2d(self.up1.forward(h).relu(), &mut self.bn1, mode);
-        let h = batch_norm2d(self.up2.forward(h).relu(), &mut self.bn2, mode);
-        let h = batch_norm2d(self.up3.forward(h).relu(), &mut self.bn3, mode);
-        let h = batch_norm2d(self.up4.forward(h).relu(), &mut self.bn4, mode);
-        let h = self.out.forward(h);
+        let h = D::batch_norm2d(k, self.up1.forward(h, k).relu(), &mut self.bn1, mode);
+        let h = D::batch_norm2d(k, self.up2.forward(h, k).relu(), &mut self.bn2, mode);
+        let h = D::batch_norm2d(k, self.up3.forward(h, k).relu(), &mut self.bn3, mode);
+        let h = D::batch_norm2d(k, self.up4.forward(h, k).relu(), &mut self.bn4, mode);
+        let h = self.out.forward(h, k);
         let h = match activation {
             OutputActivation::Tanh => h.tanh(),
             OutputActivation::Sigmoid => h.sigmoid(),

@@ -10,7 +10,6 @@ pub mod generator;
 pub use discriminator::{Activation, DNorm, Discriminator, DiscriminatorSpec};
 pub use generator::Generator;
 
-use crate::ops::OpsDevice;
 use dfdx::prelude::*;
 use serde::{Deserialize, Serialize};
 
@@ -52,7 +51,7 @@ impl OutputActivation {
 }
 
 /// One-hot conditions for `labels` (each 0-9).
-pub fn one_hot<D: OpsDevice>(dev: &D, labels: &[u8]) -> Condition<D> {
+pub fn one_hot<D: Device<f32>>(dev: &D, labels: &[u8]) -> Condition<D> {
     dev.tensor_from_vec(one_hot_rows(labels), (labels.len(), Const))
 }
 
@@ -77,7 +76,7 @@ pub enum NoiseKind {
 }
 
 /// `n` noise vectors drawn from `kind` with `rng`.
-pub fn sample_noise<D: OpsDevice>(dev: &D, n: usize, kind: NoiseKind, rng: &mut impl rand::Rng) -> Noise<D> {
+pub fn sample_noise<D: Device<f32>>(dev: &D, n: usize, kind: NoiseKind, rng: &mut impl rand::Rng) -> Noise<D> {
     let v: Vec<f32> = match kind {
         NoiseKind::Uniform => (0..n * NOISE_DIM).map(|_| rng.gen_range(-1.0..1.0)).collect(),
         NoiseKind::Normal => (0..n * NOISE_DIM)

@@ -6,6 +6,7 @@
 //! that writes gradients straight into dfdx's [`Gradients`](dfdx::tensor::Gradients).
 
 pub mod batch_norm;
+pub mod composite;
 pub mod conv;
 pub mod kernels;
 pub mod leaky_relu;
