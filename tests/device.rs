@@ -146,3 +146,42 @@ fn steps_match_the_cpu<D: ModelDevice>(dev: D) {
 fn training_steps_on_the_test_device_match_the_cpu_and_its_checkpoint_loads_on_the_cpu() {
     on_test_device!(steps_match_the_cpu)
 }
+
+/// `--device cuda` in a build without CUDA: one line naming the fix, and no run directory.
+#[cfg(not(feature = "cuda"))]
+#[test]
+fn device_cuda_without_a_cuda_build_is_one_clear_error() {
+    let dir = std::env::temp_dir().join(format!("cgan-no-cuda-{}", std::process::id()));
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_cgan"))
+        .args(["train", "--device", "cuda", "--steps", "1", "--run-dir"])
+        .arg(&dir)
+        .output()
+        .expect("cgan runs");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert_eq!(err.trim().lines().count(), 1, "one line: {err}");
+    assert!(err.contains("--features cuda") && err.contains("CUDA toolkit"), "{err}");
+    assert!(!dir.exists(), "no run directory for a device that cannot be used");
+}
+
+#[test]
+fn fast_kernels_on_a_gpu_are_a_config_error_naming_the_key() {
+    let cfg = Config {
+        device: cgan::device::DeviceKind::Cuda,
+        kernels: Kernels::Fast,
+        ..Config::default()
+    };
+    let err = cfg
+        .validate()
+        .expect_err("fast kernels exist on the CPU only")
+        .to_string();
+    assert!(
+        err.contains("kernels = \"fast\"") && err.contains("\"composite\""),
+        "{err}"
+    );
+    let cfg = Config {
+        device: cgan::device::DeviceKind::Cuda,
+        ..Config::default()
+    };
+    assert!(cfg.validate().is_ok(), "auto kernels are fine on a GPU");
+}
