@@ -1,6 +1,7 @@
 //! Command-line interface (clap). Each subcommand is a thin call into the library;
 //! errors print as one line and exit non-zero.
 
+use crate::arithmetic;
 use crate::checkpoint;
 use crate::config::{Config, DLoss, Preset};
 use crate::device::{DeviceKind, Kernels};
@@ -156,6 +157,17 @@ pub struct GenerateArgs {
     /// Rows = fixed z, columns = digits 0-9: the z "style" kept across classes.
     #[arg(long, conflicts_with_all = ["digit", "all"])]
     pub style_grid: bool,
+    /// DCGAN's vector arithmetic on z: rows A, B, C and A - B + C, each the mean z of 3
+    /// samples sharing a style (A thick and leaning right, B thin and leaning right, C thin
+    /// and leaning left, measured on --candidates samples), columns digits 0-9.
+    #[arg(long, conflicts_with_all = ["digit", "all", "style_grid", "interpolate_z", "interpolate_digits"])]
+    pub arithmetic: bool,
+    /// The sets of --arithmetic given as candidate numbers instead, e.g. 4,17,80 12,9,33 5,61,2.
+    #[arg(long, num_args = 3, value_names = ["A", "B", "C"], requires = "arithmetic")]
+    pub arithmetic_z: Option<Vec<String>>,
+    /// Noise vectors --arithmetic draws and measures.
+    #[arg(long, value_name = "N", default_value_t = 300)]
+    pub candidates: usize,
 }
 
 /// `cgan train` flags; each overrides the config file's value.
@@ -404,8 +416,32 @@ fn run_eval(a: &EvalArgs) -> Result<(), train::TrainError> {
     Ok(())
 }
 
+/// `--out`, or `RUN_DIR/generated/<name>`; its directory is created.
+fn output(a: &GenerateArgs, name: &str) -> Result<PathBuf, train::TrainError> {
+    let out = a.out.clone().unwrap_or_else(|| a.run.join("generated").join(name));
+    if let Some(dir) = out.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir).map_err(|e| train::TrainError::RunDir {
+            path: dir.into(),
+            why: e.to_string(),
+        })?;
+    }
+    Ok(out)
+}
+
 fn run_generate(a: &GenerateArgs) -> Result<(), train::TrainError> {
     let (mut g, how, step) = evaluate::load_generator(&a.run, a.checkpoint)?;
+    if a.arithmetic {
+        let given = a.arithmetic_z.as_deref().map(arithmetic::parse_sets).transpose()?;
+        let result = arithmetic::arithmetic(&mut g, &how, a.seed, a.candidates, given)?;
+        let out = output(a, &format!("arithmetic_{}.png", checkpoint::dir_name(step)))?;
+        result.grid.save_png(&out).map_err(|e| train::TrainError::RunDir {
+            path: out.clone(),
+            why: e.to_string(),
+        })?;
+        print!("{}", result.report());
+        println!("{}", out.display());
+        return Ok(());
+    }
     let (layout, what) = match (&a.interpolate_digits, a.interpolate_z, a.style_grid, a.digit) {
         (Some(ab), _, _, _) => (
             Layout::InterpolateDigits(ab[0], ab[1]),
@@ -417,19 +453,7 @@ fn run_generate(a: &GenerateArgs) -> Result<(), train::TrainError> {
         (None, false, false, None) => (Layout::All, "all".to_string()),
     };
     let grid = generate(&mut g, &how, layout, a.rows as usize, a.seed);
-    let out = match &a.out {
-        Some(p) => p.clone(),
-        None => a
-            .run
-            .join("generated")
-            .join(format!("{what}_{}.png", checkpoint::dir_name(step))),
-    };
-    if let Some(dir) = out.parent().filter(|d| !d.as_os_str().is_empty()) {
-        std::fs::create_dir_all(dir).map_err(|e| train::TrainError::RunDir {
-            path: dir.into(),
-            why: e.to_string(),
-        })?;
-    }
+    let out = output(a, &format!("{what}_{}.png", checkpoint::dir_name(step)))?;
     grid.save_png(&out).map_err(|e| train::TrainError::RunDir {
         path: out.clone(),
         why: e.to_string(),

@@ -8,6 +8,7 @@
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
+pub mod arithmetic;
 pub mod checkpoint;
 pub mod cli;
 pub mod config;

@@ -53,6 +53,9 @@ pub enum TrainError {
         /// The run.
         run: PathBuf,
     },
+    /// `cgan generate --arithmetic` cannot be served.
+    #[error(transparent)]
+    Arithmetic(#[from] crate::arithmetic::ArithmeticError),
     /// The device cannot be used (no CUDA in this build, no GPU).
     #[error("{0}")]
     Device(String),

@@ -1,5 +1,6 @@
 //! `cgan generate` grids and evaluation during training, on a tiny real run.
 
+use cgan::arithmetic::{arithmetic, parse_sets, style_of, PER_STYLE};
 use cgan::checkpoint::{self, GeneratorManifest};
 use cgan::cli::{Cli, Command};
 use cgan::config::Config;
@@ -210,9 +211,104 @@ fn generate_flags_parse_and_conflict() {
         panic!()
     };
     assert!(g.interpolate_z && g.digit == Some(2));
+    assert!(ok(&["--arithmetic", "--arithmetic-z", "1,2", "3", "4,5"]).is_ok());
+    assert!(ok(&["--arithmetic-z", "1", "2", "3"]).is_err(), "needs --arithmetic");
+    assert!(ok(&["--arithmetic", "--digit", "3"]).is_err());
     assert!(
         Cli::try_parse_from(["cgan", "eval"]).is_err(),
         "eval needs --run or --real-data"
     );
     assert!(Cli::try_parse_from(["cgan", "eval", "--real-data", "--json"]).is_ok());
+}
+
+/// A 28 x 28 image (range [-1, 1]) with a bar `width` pixels wide from row 4 to 23 whose
+/// centre moves `lean` pixels right per row going up.
+fn bar(width: usize, lean: f64) -> Vec<f32> {
+    let mut im = vec![-1.0f32; 28 * 28];
+    for y in 4..24 {
+        let centre = 14.0 + lean * (13.5 - y as f64);
+        for x in 0..28 {
+            if ((x as f64) - centre).abs() < width as f64 / 2.0 {
+                im[y * 28 + x] = 1.0;
+            }
+        }
+    }
+    im
+}
+
+#[test]
+fn style_measures_ink_and_lean() {
+    let range = (-1.0, 1.0);
+    let upright = style_of(&bar(2, 0.0), range);
+    let thick = style_of(&bar(5, 0.0), range);
+    let right = style_of(&bar(2, 0.3), range);
+    let left = style_of(&bar(2, -0.3), range);
+    assert!(upright.slant.abs() < 0.02, "{upright:?}");
+    assert!(thick.ink > 2.0 * upright.ink, "{thick:?} vs {upright:?}");
+    assert!(
+        (right.slant - 0.3).abs() < 0.05,
+        "a bar leaning 0.3 px/px right: {right:?}"
+    );
+    assert!((left.slant + 0.3).abs() < 0.05, "{left:?}");
+    assert_eq!(style_of(&vec![-1.0; 784], range).ink, 0.0, "a black image has no ink");
+}
+
+#[test]
+fn arithmetic_is_four_rows_of_ten_digits_from_disjoint_styles_and_reproducible() {
+    let (mut g, how) = g_at(4);
+    let a = arithmetic(&mut g, &how, 3, 40, None).unwrap();
+    let all = generate(&mut g, &how, Layout::All, 4, 0);
+    assert_eq!((a.grid.width, a.grid.height), (all.width, all.height), "4 x 10 cells");
+    let names: Vec<&str> = a.rows.iter().map(|r| r.name).collect();
+    assert_eq!(names, ["A", "B", "C", "A - B + C"]);
+    let mut members: Vec<usize> = a.rows[..3].iter().flat_map(|r| r.members.clone()).collect();
+    assert!(a.rows[..3].iter().all(|r| r.members.len() == PER_STYLE));
+    members.sort();
+    members.dedup();
+    assert_eq!(members.len(), 3 * PER_STYLE, "no candidate in two sets");
+    assert!(members.iter().all(|&i| i < 40));
+    let again = arithmetic(&mut g, &how, 3, 40, None).unwrap();
+    assert_eq!(again.grid.rgb, a.grid.rgb, "same seed, same bytes");
+    assert_eq!(a.report().lines().count(), 4);
+
+    let given = parse_sets(&["1,2".into(), "3".into(), " 4, 5 ".into()]).unwrap();
+    assert_eq!(given, [vec![1, 2], vec![3], vec![4, 5]]);
+    let chosen = arithmetic(&mut g, &how, 3, 40, Some(given)).unwrap();
+    assert_eq!(chosen.rows[1].members, vec![3]);
+    assert_ne!(chosen.grid.rgb, a.grid.rgb);
+
+    let err = arithmetic(&mut g, &how, 3, 40, Some([vec![1], vec![40], vec![2]])).unwrap_err();
+    assert!(
+        err.to_string().contains("candidate 40") && err.to_string().contains("0-39"),
+        "{err}"
+    );
+    let err = parse_sets(&["1,x".into(), "2".into(), "3".into()]).unwrap_err();
+    assert!(err.to_string().contains("\"x\""), "{err}");
+    assert!(
+        arithmetic(&mut g, &how, 3, 5, None).is_err(),
+        "too few candidates for three sets"
+    );
+}
+
+#[test]
+fn cgan_generate_arithmetic_writes_the_grid_and_says_what_each_row_is() {
+    let out = std::env::temp_dir().join(format!("cgan-arith-{}.png", std::process::id()));
+    let o = std::process::Command::new(env!("CARGO_BIN_EXE_cgan"))
+        .args(["generate", "--arithmetic", "--candidates", "30", "--run"])
+        .arg(tiny_run())
+        .arg("--out")
+        .arg(&out)
+        .output()
+        .expect("cgan runs");
+    let stdout = String::from_utf8_lossy(&o.stdout);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let lines: Vec<&str> = stdout.lines().collect();
+    assert!(
+        lines[0].starts_with("A ") && lines[3].starts_with("A - B + C"),
+        "{stdout}"
+    );
+    assert!(lines[0].contains("ink") && lines[0].contains("slant") && lines[0].contains("candidates"));
+    assert_eq!(lines[4], out.display().to_string());
+    assert!(std::fs::read(&out).unwrap().starts_with(b"\x89PNG"));
+    let _ = std::fs::remove_file(&out);
 }
