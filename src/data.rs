@@ -1,7 +1,8 @@
-//! MNIST in its original IDX form: checked, read as bytes, scaled to the model's range as
+//! MNIST (and Fashion-MNIST, the same format) in its original IDX form: checked, read as bytes, scaled to the model's range as
 //! images are read, and served as shuffled GAN-CLS batches (image, right label, wrong
 //! label).
 
+pub use crate::dataset::DatasetKind;
 use crate::rng::{stream_rng, Stream};
 use rand::seq::SliceRandom;
 use rand::Rng;
@@ -17,23 +18,32 @@ const FILES: [(&str, u32, usize); 4] = [
     ("t10k-labels-idx1-ubyte", 0x0801, 10_000),
 ];
 
-/// Why MNIST could not be loaded. Every message names the file and the fix.
+/// Why a dataset could not be loaded. Every message names the dataset, the file and the fix.
 #[derive(Debug, thiserror::Error)]
 pub enum DataError {
     /// A file is absent.
-    #[error("MNIST file {0} is missing: run `make data` to fetch and verify MNIST")]
-    Missing(PathBuf),
+    #[error("{} file {} is missing: run `{}` to fetch and verify it", .dataset.title(), .path.display(), .dataset.fetch_command())]
+    Missing {
+        /// The dataset.
+        dataset: DatasetKind,
+        /// The file.
+        path: PathBuf,
+    },
     /// A file cannot be read.
-    #[error("cannot read MNIST file {path}: {source}; check its permissions or run `make data`")]
+    #[error("cannot read {} file {}: {source}; check its permissions or run `{}`", .dataset.title(), .path.display(), .dataset.fetch_command())]
     Unreadable {
+        /// The dataset.
+        dataset: DatasetKind,
         /// The file.
         path: PathBuf,
         /// The I/O error.
         source: std::io::Error,
     },
     /// A file is the wrong size or has a wrong header.
-    #[error("MNIST file {path} is corrupt ({why}): delete it and run `make data`")]
+    #[error("{} file {} is corrupt ({why}): delete it and run `{}`", .dataset.title(), .path.display(), .dataset.fetch_command())]
     Corrupt {
+        /// The dataset.
+        dataset: DatasetKind,
         /// The file.
         path: PathBuf,
         /// What is wrong.
@@ -41,8 +51,28 @@ pub enum DataError {
     },
 }
 
+impl DataError {
+    /// The same error, said of `kind`.
+    fn of(self, kind: DatasetKind) -> Self {
+        match self {
+            DataError::Missing { path, .. } => DataError::Missing { dataset: kind, path },
+            DataError::Unreadable { path, source, .. } => DataError::Unreadable {
+                dataset: kind,
+                path,
+                source,
+            },
+            DataError::Corrupt { path, why, .. } => DataError::Corrupt {
+                dataset: kind,
+                path,
+                why,
+            },
+        }
+    }
+}
+
 fn corrupt(path: &Path, why: impl Into<String>) -> DataError {
     DataError::Corrupt {
+        dataset: DatasetKind::default(),
         path: path.to_owned(),
         why: why.into(),
     }
@@ -65,9 +95,15 @@ fn check_idx(path: &Path, magic: u32, count: usize) -> Result<(), DataError> {
     use std::io::Read;
     let mut f = match std::fs::File::open(path) {
         Ok(f) => f,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Err(DataError::Missing(path.to_owned())),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            return Err(DataError::Missing {
+                dataset: DatasetKind::default(),
+                path: path.to_owned(),
+            })
+        }
         Err(source) => {
             return Err(DataError::Unreadable {
+                dataset: DatasetKind::default(),
                 path: path.to_owned(),
                 source,
             })
@@ -96,6 +132,7 @@ fn check_idx(path: &Path, magic: u32, count: usize) -> Result<(), DataError> {
     let got = f
         .metadata()
         .map_err(|source| DataError::Unreadable {
+            dataset: DatasetKind::default(),
             path: path.to_owned(),
             source,
         })?
@@ -114,6 +151,7 @@ fn check_idx(path: &Path, magic: u32, count: usize) -> Result<(), DataError> {
 fn read_body(path: &Path, magic: u32, count: usize) -> Result<Vec<u8>, DataError> {
     let (header_len, item) = idx_layout(magic);
     let mut bytes = std::fs::read(path).map_err(|source| DataError::Unreadable {
+        dataset: DatasetKind::default(),
         path: path.to_owned(),
         source,
     })?;
@@ -170,7 +208,7 @@ impl Split {
     }
 }
 
-/// MNIST's 60,000 training and 10,000 test examples.
+/// A dataset's 60,000 training and 10,000 test examples.
 #[derive(Clone, Debug)]
 pub struct Mnist {
     /// The training split.
@@ -179,9 +217,19 @@ pub struct Mnist {
     pub test: Split,
 }
 
-/// Loads MNIST from `dir` with pixels scaled from [0, 255] to `[low, high]`. Checks every
-/// file's size and header first, so a bad file gives a [`DataError`], never a panic.
-pub fn load_mnist(dir: &Path, (low, high): (f32, f32)) -> Result<Mnist, DataError> {
+/// Loads MNIST from `dir`: [`load`] of [`DatasetKind::Mnist`].
+pub fn load_mnist(dir: &Path, range: (f32, f32)) -> Result<Mnist, DataError> {
+    load(dir, DatasetKind::Mnist, range)
+}
+
+/// Loads the dataset `kind` from `dir` with pixels scaled from [0, 255] to `[low, high]`.
+/// Checks every file's size and header first, so a bad file gives a [`DataError`] naming
+/// the dataset and the command that fetches it, never a panic.
+pub fn load(dir: &Path, kind: DatasetKind, range: (f32, f32)) -> Result<Mnist, DataError> {
+    read(dir, range).map_err(|e| e.of(kind))
+}
+
+fn read(dir: &Path, (low, high): (f32, f32)) -> Result<Mnist, DataError> {
     for (name, magic, count) in FILES {
         check_idx(&dir.join(name), magic, count)?;
     }

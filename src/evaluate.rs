@@ -4,7 +4,7 @@
 //! for that step give the same figures.
 
 use crate::checkpoint::{self, GeneratorManifest};
-use crate::data::load_mnist;
+use crate::dataset::DatasetKind;
 use crate::eval::{self, Metrics, Reference};
 use crate::judge::{self, Judge};
 use crate::models::Generator;
@@ -29,8 +29,10 @@ pub struct Request {
     pub seed: Option<u64>,
     /// The judge (the run's `judge_dir`).
     pub judge_dir: Option<PathBuf>,
-    /// MNIST (the run's `data_dir`).
+    /// The data (the run's `data_dir`).
     pub data_dir: Option<PathBuf>,
+    /// The dataset (the run's; MNIST without a run).
+    pub dataset: Option<DatasetKind>,
 }
 
 /// What was scored, and the scores.
@@ -55,22 +57,23 @@ pub fn evaluate(r: &Request) -> Result<Scored, TrainError> {
         .or(cfg.as_ref().map(|c| c.eval_samples))
         .unwrap_or(DEFAULT_SAMPLES);
     let seed = r.seed.or(cfg.as_ref().map(|c| c.seed)).unwrap_or(0);
+    let dataset = r.dataset.or(cfg.as_ref().map(|c| c.dataset)).unwrap_or_default();
     let data_dir = r
         .data_dir
         .clone()
         .or(cfg.as_ref().map(|c| c.data_dir.clone()))
-        .unwrap_or_else(|| PathBuf::from("data/mnist"));
+        .unwrap_or_else(|| dataset.default_data_dir());
     let judge_dir = r
         .judge_dir
         .clone()
         .or(cfg.as_ref().map(|c| c.judge_dir.clone()))
-        .unwrap_or_else(|| PathBuf::from(judge::DEFAULT_DIR));
+        .unwrap_or_else(|| dataset.default_judge_dir());
     let generator = match &r.run {
         Some(run) => Some((load_generator(run, r.checkpoint)?, run)),
         None => None,
     };
-    let judge = Judge::load_or_train(&judge_dir, &data_dir, &mut |m| eprintln!("cgan: {m}"))?;
-    let mnist = load_mnist(&data_dir, judge::RANGE)?;
+    let judge = Judge::load_or_train(&judge_dir, &data_dir, dataset, &mut |m| eprintln!("cgan: {m}"))?;
+    let mnist = crate::data::load(&data_dir, dataset, judge::RANGE)?;
     let reference = Reference::new(&judge, &mnist, samples, seed);
     let (images, labels, what, step) = match generator {
         Some(((mut g, how, step), run)) => {
@@ -79,7 +82,12 @@ pub fn evaluate(r: &Request) -> Result<Scored, TrainError> {
         }
         None => {
             let (images, labels) = eval::real(&mnist, samples, seed);
-            (images, labels, "real MNIST test images standing in for G".into(), None)
+            (
+                images,
+                labels,
+                format!("real {} test images standing in for G", dataset.title()),
+                None,
+            )
         }
     };
     Ok(Scored {

@@ -2,7 +2,8 @@
 //! and uses only to measure G: its predictions give conditional accuracy and the MNIST
 //! score, its 128-d penultimate features the Frechet distance and diversity.
 
-use crate::data::{load_mnist, Split, PIXELS};
+use crate::data::{Split, PIXELS};
+use crate::dataset::DatasetKind;
 use crate::device::Kernels;
 use crate::layers::Conv2D;
 use crate::models::{Images, IMAGE_SIDE, NUM_CLASSES};
@@ -93,8 +94,10 @@ impl JudgeNet<f32, Cpu> {
 pub struct Judge {
     /// The network.
     pub net: JudgeNet<f32, Cpu>,
-    /// Its accuracy on the 10,000 MNIST test images.
+    /// Its accuracy on the 10,000 test images of its dataset.
     pub test_accuracy: f64,
+    /// The dataset it was trained on: it scores only runs on the same one.
+    pub dataset: DatasetKind,
     dev: Cpu,
 }
 
@@ -102,7 +105,10 @@ pub struct Judge {
 #[derive(Clone, Debug, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct JudgeInfo {
-    /// Accuracy on MNIST test.
+    /// The dataset it was trained on (a judge.toml without it predates Fashion-MNIST: MNIST).
+    #[serde(default)]
+    pub dataset: DatasetKind,
+    /// Accuracy on its dataset's test split.
     pub test_accuracy: f64,
     /// Epochs trained.
     pub epochs: u32,
@@ -116,6 +122,16 @@ pub enum JudgeError {
     /// MNIST is missing or corrupt.
     #[error(transparent)]
     Data(#[from] crate::data::DataError),
+    /// The judge was trained on another dataset.
+    #[error("the judge in {} was trained on {}, not {}: it cannot score this run; set judge_dir (default for {}: {})", .path.display(), .trained.title(), .wanted.title(), .wanted.title(), .wanted.default_judge_dir().display())]
+    OtherDataset {
+        /// The directory.
+        path: PathBuf,
+        /// What it was trained on.
+        trained: DatasetKind,
+        /// What the run needs.
+        wanted: DatasetKind,
+    },
     /// The judge files are missing or unusable.
     #[error("judge in {path}: {why}; train a new one with `cgan judge`")]
     Files {
@@ -136,10 +152,17 @@ pub fn to_judge_range(images: &mut [f32], (low, high): (f32, f32)) {
 }
 
 impl Judge {
-    /// Trains a fresh judge on MNIST train and scores it on test.
-    pub fn train(data_dir: &Path, epochs: u32, seed: u64, log: &mut dyn FnMut(&str)) -> Result<Self, JudgeError> {
-        let m = load_mnist(data_dir, RANGE)?;
+    /// Trains a fresh judge on `dataset`'s train split in `data_dir` and scores it on test.
+    pub fn train(
+        data_dir: &Path,
+        dataset: DatasetKind,
+        epochs: u32,
+        seed: u64,
+        log: &mut dyn FnMut(&str),
+    ) -> Result<Self, JudgeError> {
+        let m = crate::data::load(data_dir, dataset, RANGE)?;
         let mut judge = Self::untrained(seed);
+        judge.dataset = dataset;
         judge.fit(&m.train, epochs, seed, log);
         judge.test_accuracy = judge.accuracy(&m.test);
         log(&format!("judge: test accuracy {:.4}", judge.test_accuracy));
@@ -152,6 +175,7 @@ impl Judge {
         Judge {
             net: JudgeNet::build(&dev),
             test_accuracy: 0.0,
+            dataset: DatasetKind::default(),
             dev,
         }
     }
@@ -261,24 +285,40 @@ impl Judge {
         Ok(Judge {
             net,
             test_accuracy: info.test_accuracy,
+            dataset: info.dataset,
             dev,
         })
     }
 
-    /// Loads the judge in `dir`, or trains and saves one there first (saying so).
-    pub fn load_or_train(dir: &Path, data_dir: &Path, log: &mut dyn FnMut(&str)) -> Result<Self, JudgeError> {
+    /// Loads the judge of `dataset` in `dir`, or trains and saves one there first (saying
+    /// so). A judge of another dataset is an error.
+    pub fn load_or_train(
+        dir: &Path,
+        data_dir: &Path,
+        dataset: DatasetKind,
+        log: &mut dyn FnMut(&str),
+    ) -> Result<Self, JudgeError> {
         if dir.join("judge.toml").exists() {
-            return Self::load(dir);
+            let judge = Self::load(dir)?;
+            if judge.dataset != dataset {
+                return Err(JudgeError::OtherDataset {
+                    path: dir.into(),
+                    trained: judge.dataset,
+                    wanted: dataset,
+                });
+            }
+            return Ok(judge);
         }
         log(&format!(
             "judge: none in {}, training one first (a few minutes)",
             dir.display()
         ));
         let (epochs, seed) = (DEFAULT_EPOCHS, 0);
-        let judge = Self::train(data_dir, epochs, seed, log)?;
+        let judge = Self::train(data_dir, dataset, epochs, seed, log)?;
         judge.save(
             dir,
             &JudgeInfo {
+                dataset,
                 test_accuracy: judge.test_accuracy,
                 epochs,
                 seed,

@@ -14,6 +14,7 @@ pub mod cli;
 pub mod config;
 pub mod dashboards;
 pub mod data;
+pub mod dataset;
 pub mod device;
 pub mod eval;
 pub mod evaluate;

@@ -2,6 +2,7 @@
 //! README, the TensorBoard check and users' dashboards name them): change them only on
 //! purpose.
 
+use crate::dataset::DatasetKind;
 use crate::eval::Metrics;
 use crate::gan::StepStats;
 
@@ -50,14 +51,14 @@ pub const REAL_BATCH: &str = "real/batch";
 /// The resolved config as text.
 pub const CONFIG_TEXT: &str = "config";
 
-/// `eval/conditional_accuracy_digit_d`.
-pub fn conditional_accuracy_digit(d: usize) -> String {
-    format!("eval/conditional_accuracy_digit_{d}")
+/// `eval/conditional_accuracy_digit_d` (`..._class_d` on a dataset of other things).
+pub fn conditional_accuracy_class(dataset: DatasetKind, d: usize) -> String {
+    format!("eval/conditional_accuracy_{}_{d}", dataset.class_word())
 }
 
-/// `samples/digit_d`.
-pub fn samples_digit(d: usize) -> String {
-    format!("samples/digit_{d}")
+/// `samples/digit_d` (`samples/class_d` on a dataset of other things).
+pub fn samples_class(dataset: DatasetKind, d: usize) -> String {
+    format!("samples/{}_{d}", dataset.class_word())
 }
 
 /// `weights/<net>/<param>`.

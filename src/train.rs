@@ -4,7 +4,7 @@
 use crate::checkpoint::Manifest;
 use crate::checkpoint::{self, CheckpointError};
 use crate::config::{Config, ConfigError};
-use crate::data::{load_mnist, DataError, Dataset};
+use crate::data::{DataError, Dataset};
 use crate::device::{DeviceKind, ModelDevice};
 use crate::eval::{self, Reference};
 use crate::gan::{Gan, StepStats};
@@ -362,8 +362,10 @@ impl Evaluator {
                 why: e.to_string(),
             })?;
         }
-        let judge = Judge::load_or_train(&cfg.judge_dir, &cfg.data_dir, &mut |m| eprintln!("cgan: {m}"))?;
-        let mnist = load_mnist(&cfg.data_dir, crate::judge::RANGE)?;
+        let judge = Judge::load_or_train(&cfg.judge_dir, &cfg.data_dir, cfg.dataset, &mut |m| {
+            eprintln!("cgan: {m}")
+        })?;
+        let mnist = crate::data::load(&cfg.data_dir, cfg.dataset, crate::judge::RANGE)?;
         let reference = Reference::new(&judge, &mnist, cfg.eval_samples, cfg.seed);
         let best = std::fs::read_to_string(run.join("best/best.toml"))
             .ok()
@@ -392,7 +394,7 @@ impl Evaluator {
             tb.scalar(tag, v as f32, step);
         }
         for (d, v) in m.conditional_accuracy_per_digit.iter().enumerate() {
-            tb.scalar(&tags::conditional_accuracy_digit(d), *v as f32, step);
+            tb.scalar(&tags::conditional_accuracy_class(cfg.dataset, d), *v as f32, step);
         }
         flush(tb)?;
         if m.collapse_alarm && !self.alarmed {
@@ -462,7 +464,7 @@ fn summarise<D: ModelDevice>(
     let s = samples(gan, fixed);
     tb.image(tags::SAMPLES_ALL, &s.all, step);
     for (d, grid) in s.digits.iter().enumerate() {
-        tb.image(&tags::samples_digit(d), grid, step);
+        tb.image(&tags::samples_class(gan.config().dataset, d), grid, step);
     }
     let range = gan.config().output_activation.range();
     let real = gan
@@ -539,7 +541,7 @@ fn train_on<D: ModelDevice>(
         }
     }
     // Data first: a missing file must not leave an empty run directory behind.
-    let mut train_split = load_mnist(&cfg.data_dir, cfg.output_activation.range())?.train;
+    let mut train_split = crate::data::load(&cfg.data_dir, cfg.dataset, cfg.output_activation.range())?.train;
     let run = match &target {
         Target::New(p) => {
             std::fs::create_dir_all(p).map_err(|e| TrainError::RunDir {

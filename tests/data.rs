@@ -1,7 +1,7 @@
 //! MNIST loading on the real files (`make data` fetches them) and on broken copies, and
 //! the GAN-CLS batches the training loop uses.
 
-use cgan::data::{load_mnist, DataError, Dataset, PIXELS};
+use cgan::data::{load, load_mnist, DataError, Dataset, DatasetKind, PIXELS};
 use std::path::{Path, PathBuf};
 
 const NAMES: [&str; 4] = [
@@ -62,7 +62,7 @@ fn missing_file_names_it_and_the_fix() {
     let dir = scratch_copy("missing");
     std::fs::remove_file(dir.join(NAMES[2])).unwrap();
     expect_error(&dir, NAMES[2], "missing");
-    assert!(matches!(load_mnist(&dir, (0.0, 1.0)), Err(DataError::Missing(_))));
+    assert!(matches!(load_mnist(&dir, (0.0, 1.0)), Err(DataError::Missing { .. })));
 }
 
 #[test]
@@ -146,4 +146,41 @@ fn batch_size_outside_the_split_is_rejected() {
     let m = load_mnist(&mnist_dir(), (-1.0, 1.0)).unwrap();
     assert!(Dataset::new(m.test.clone(), 0, 1).is_err());
     assert!(Dataset::new(m.test, 10_001, 1).is_err());
+}
+
+fn fashion_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("data/fashion-mnist")
+}
+
+#[test]
+fn loads_real_fashion_mnist_ten_balanced_classes() {
+    let m = load(&fashion_dir(), DatasetKind::FashionMnist, (-1.0, 1.0))
+        .expect("run `make data DATASET=fashion-mnist` before the tests");
+    assert_eq!((m.train.len(), m.test.len()), (60_000, 10_000));
+    for c in 0..10u8 {
+        assert_eq!(m.test.labels.iter().filter(|l| **l == c).count(), 1000, "class {c}");
+    }
+    // Not MNIST under another name: the first training images differ.
+    let digits = load_mnist(&mnist_dir(), (-1.0, 1.0)).unwrap();
+    assert_ne!(
+        m.train.image(0).collect::<Vec<f32>>(),
+        digits.train.image(0).collect::<Vec<f32>>()
+    );
+}
+
+#[test]
+fn a_missing_fashion_file_names_the_dataset_and_its_own_fix() {
+    let dir = std::env::temp_dir().join(format!("cgan-fashion-missing-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    for name in &NAMES[1..] {
+        std::fs::copy(fashion_dir().join(name), dir.join(name)).unwrap();
+    }
+    let msg = load(&dir, DatasetKind::FashionMnist, (0.0, 1.0))
+        .unwrap_err()
+        .to_string();
+    assert!(msg.contains("Fashion-MNIST file") && msg.contains(NAMES[0]), "{msg}");
+    assert!(msg.contains("make data DATASET=fashion-mnist"), "{msg}");
+    assert!(!msg.contains('\n'), "one line: {msg}");
+    let _ = std::fs::remove_dir_all(&dir);
 }

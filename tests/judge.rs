@@ -2,7 +2,7 @@
 //! like real MNIST, and a collapsed "generator" must raise the alarm.
 //! Needs the judge `make judge` trains into runs/judge (`make test` runs it first).
 
-use cgan::data::{load_mnist, Mnist, Split, PIXELS};
+use cgan::data::{load_mnist, DatasetKind, Mnist, Split, PIXELS};
 use cgan::eval::{self, frechet_distance, Reference, COLLAPSE_THRESHOLD};
 use cgan::judge::{Judge, JudgeInfo, FEATURES, RANGE};
 use dfdx::prelude::*;
@@ -65,6 +65,7 @@ fn a_saved_judge_reloads_to_identical_predictions() {
     j.save(
         &dir,
         &JudgeInfo {
+            dataset: DatasetKind::Mnist,
             test_accuracy: 0.5,
             epochs: 1,
             seed: 3,
@@ -137,4 +138,38 @@ fn a_collapsed_generator_raises_the_alarm_that_accuracy_hides() {
     assert!(m.diversity_ratio < 0.1 * COLLAPSE_THRESHOLD, "{m:?}");
     assert!(m.collapse_alarm);
     assert!(m.frechet_distance > 5.0 * m.frechet_distance_real_floor, "{m:?}");
+}
+
+#[test]
+fn a_judge_scores_only_runs_on_its_own_dataset() {
+    let dir = std::env::temp_dir().join(format!("cgan-judge-dataset-{}", std::process::id()));
+    let info = |dataset| JudgeInfo {
+        dataset,
+        test_accuracy: 0.5,
+        epochs: 1,
+        seed: 0,
+    };
+    Judge::untrained(0).save(&dir, &info(DatasetKind::Mnist)).unwrap();
+    let data = root().join("data/fashion-mnist");
+    let err = Judge::load_or_train(&dir, &data, DatasetKind::FashionMnist, &mut |_| {})
+        .err()
+        .expect("an MNIST judge cannot score Fashion-MNIST")
+        .to_string();
+    assert!(err.contains("trained on MNIST, not Fashion-MNIST"), "{err}");
+    assert!(
+        err.contains("judge_dir") && err.contains("runs/judge-fashion-mnist"),
+        "{err}"
+    );
+    let mnist = Judge::load_or_train(&dir, &root().join("data/mnist"), DatasetKind::Mnist, &mut |_| {}).unwrap();
+    assert_eq!(mnist.dataset, DatasetKind::Mnist);
+    // A judge.toml from before datasets existed was an MNIST judge.
+    let text = std::fs::read_to_string(dir.join("judge.toml")).unwrap();
+    let old: String = text
+        .lines()
+        .filter(|l| !l.starts_with("dataset"))
+        .map(|l| format!("{l}\n"))
+        .collect();
+    std::fs::write(dir.join("judge.toml"), old).unwrap();
+    assert_eq!(Judge::load(&dir).unwrap().dataset, DatasetKind::Mnist);
+    let _ = std::fs::remove_dir_all(&dir);
 }

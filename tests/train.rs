@@ -1,6 +1,8 @@
 //! The training harness on real MNIST: seeded runs, run directories, checkpoints,
 //! resume, and the errors a user meets.
 
+mod common;
+
 use cgan::checkpoint;
 use cgan::cli::Cli;
 use cgan::config::{Config, DLoss, Preset};
@@ -490,4 +492,50 @@ fn missing_data_leaves_no_run_directory_behind() {
     assert!(matches!(err, TrainError::Data(_)), "{err}");
     assert!(err.to_string().contains("make data"), "{err}");
     assert!(!dir.exists(), "no empty run directory");
+}
+
+#[test]
+fn a_fashion_mnist_run_trains_with_class_tags_and_its_own_dirs() {
+    let file = scratch("fashion-config").with_extension("toml");
+    std::fs::write(&file, "dataset = \"fashion-mnist\"\nsteps = 2\n").unwrap();
+    let cfg = Config::load(&file, None).unwrap();
+    assert_eq!(cfg.data_dir, PathBuf::from("data/fashion-mnist"));
+    assert_eq!(cfg.judge_dir, PathBuf::from("runs/judge-fashion-mnist"));
+    std::fs::write(&file, "dataset = \"fashion-mnist\"\ndata_dir = \"/elsewhere\"\n").unwrap();
+    assert_eq!(Config::load(&file, None).unwrap().data_dir, PathBuf::from("/elsewhere"));
+    let _ = std::fs::remove_file(&file);
+    let from_flag = Cli::try_parse_from(["cgan", "train", "--dataset", "fashion-mnist"]).unwrap();
+    let cgan::cli::Command::Train(args) = from_flag.command else {
+        panic!()
+    };
+    let (cfg, _) = args.resolve().unwrap();
+    assert_eq!(
+        (cfg.data_dir.clone(), cfg.judge_dir.clone()),
+        (
+            PathBuf::from("data/fashion-mnist"),
+            PathBuf::from("runs/judge-fashion-mnist")
+        )
+    );
+
+    let run = scratch("fashion");
+    let cfg = Config {
+        dataset: cgan::data::DatasetKind::FashionMnist,
+        data_dir: data_dir().with_file_name("fashion-mnist"),
+        ..small(2)
+    };
+    train::train(cfg, Target::New(run.clone()), &mut Lines).expect("a Fashion-MNIST run trains");
+    let tags = common::tags(&run);
+    assert!(
+        tags.contains_key("samples/class_0") && tags.contains_key("samples/class_9"),
+        "{:?}",
+        tags.keys()
+    );
+    assert!(
+        !tags.keys().any(|t| t.contains("digit")),
+        "clothes are not digits: {:?}",
+        tags.keys()
+    );
+    let saved = std::fs::read_to_string(run.join("config.toml")).unwrap();
+    assert!(saved.contains("dataset = \"fashion-mnist\""), "{saved}");
+    let _ = std::fs::remove_dir_all(&run);
 }

@@ -300,11 +300,11 @@ pub fn shell_line(args: &[String]) -> String {
 /// Trains each judge the trials use once, before any trial starts (trials running at
 /// once would otherwise each train it).
 pub fn prepare_judges(plan: &Plan, log: &mut dyn FnMut(&str)) -> Result<(), SweepError> {
-    let mut done: Vec<(PathBuf, PathBuf)> = Vec::new();
+    let mut done: Vec<(PathBuf, PathBuf, crate::dataset::DatasetKind)> = Vec::new();
     for t in plan.trials.iter().filter(|t| t.config.eval_every > 0) {
-        let key = (t.config.judge_dir.clone(), t.config.data_dir.clone());
+        let key = (t.config.judge_dir.clone(), t.config.data_dir.clone(), t.config.dataset);
         if !done.contains(&key) {
-            crate::judge::Judge::load_or_train(&key.0, &key.1, log)?;
+            crate::judge::Judge::load_or_train(&key.0, &key.1, key.2, log)?;
             done.push(key);
         }
     }
