@@ -405,7 +405,7 @@ fn run_eval(a: &EvalArgs) -> Result<(), train::TrainError> {
             .enumerate()
             .map(|(d, v)| format!("{d}:{v:.2}"))
             .collect();
-        println!("  per digit           {}", per.join(" "));
+        println!("  per {:<15} {}", scored.dataset.class_word(), per.join(" "));
         println!(
             "mnist_score           {:.3}  (10 = confident and balanced)",
             m.mnist_score
@@ -425,7 +425,7 @@ fn run_eval(a: &EvalArgs) -> Result<(), train::TrainError> {
             m.diversity_ratio,
             eval::COLLAPSE_THRESHOLD
         );
-        println!("  per digit           {}", per.join(" "));
+        println!("  per {:<15} {}", scored.dataset.class_word(), per.join(" "));
         if m.collapse_alarm {
             println!("MODE-COLLAPSE ALARM: samples of a digit look alike");
         }

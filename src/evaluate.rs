@@ -44,6 +44,8 @@ pub struct Scored {
     pub step: Option<u64>,
     /// The seed the samples were drawn with.
     pub seed: u64,
+    /// The dataset (which names the classes).
+    pub dataset: DatasetKind,
     /// The judge's metrics (their `samples` field is the count scored).
     pub metrics: Metrics,
 }
@@ -94,6 +96,7 @@ pub fn evaluate(r: &Request) -> Result<Scored, TrainError> {
         what,
         step,
         seed,
+        dataset,
         metrics: eval::score(&judge, &reference, &images, &labels),
     })
 }
