@@ -11,6 +11,7 @@ pub mod conv;
 pub mod kernels;
 pub mod leaky_relu;
 pub mod minibatch_std;
+pub mod pyramid;
 pub mod spectral_norm;
 
 use dfdx::prelude::*;
