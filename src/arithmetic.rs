@@ -11,11 +11,10 @@
 
 use crate::checkpoint::GeneratorManifest;
 use crate::data::PIXELS;
-use crate::device::ModelDevice;
 use crate::grid::{tile, Grid};
-use crate::models::{one_hot_rows, sample_noise, Generator, IMAGE_SIDE, NOISE_DIM, NUM_CLASSES};
+use crate::models::{one_hot_rows, sample_noise, IMAGE_SIDE, NOISE_DIM, NUM_CLASSES};
 use crate::rng::{stream_rng, Stream};
-use crate::sample::draw;
+use crate::sample::{draw, Sampler};
 use dfdx::prelude::*;
 
 /// Samples averaged per style (DCGAN used three).
@@ -142,7 +141,7 @@ pub fn parse_sets(sets: &[String]) -> Result<[Vec<usize>; 3], ArithmeticError> {
 pub struct ArithmeticError(pub String);
 
 /// G(z, d) for every digit d of one z each: `(n * 10)` images, z-major.
-fn all_digits<D: ModelDevice>(g: &mut Generator<f32, D>, how: &GeneratorManifest, zs: &[f32]) -> Vec<f32> {
+fn all_digits(g: &mut dyn Sampler, how: &GeneratorManifest, zs: &[f32]) -> Vec<f32> {
     let n = zs.len() / NOISE_DIM;
     let z: Vec<f32> = (0..n)
         .flat_map(|i| {
@@ -157,8 +156,8 @@ fn all_digits<D: ModelDevice>(g: &mut Generator<f32, D>, how: &GeneratorManifest
 
 /// `mean(A) - mean(B) + mean(C)` over `candidates` noise vectors drawn with `seed`. The sets
 /// are `given` (indices into the candidates) or chosen by style (see the module doc).
-pub fn arithmetic<D: ModelDevice>(
-    g: &mut Generator<f32, D>,
+pub fn arithmetic(
+    g: &mut dyn Sampler,
     how: &GeneratorManifest,
     seed: u64,
     candidates: usize,

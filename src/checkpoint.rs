@@ -4,13 +4,16 @@
 //! is always complete; the last `keep` are kept. The random state is the step itself (see
 //! `rng`). Generation and evaluation read only `manifest.toml` and `g.safetensors`.
 
-use crate::config::Config;
+use crate::config::{Config, ModelKind};
 use crate::device::ModelDevice;
 use crate::gan::Gan;
+use crate::models::lapgan::PyramidG;
 use crate::models::{DiscriminatorSpec, Generator, NoiseKind, OutputActivation};
 use crate::ops::spectral_norm::PowerIteration;
 use crate::optim::Adam;
 use crate::params;
+use crate::sample::Sampler;
+use crate::trainee::Trainee;
 use ::safetensors::tensor::{Dtype as SafeDtype, SafeTensors, TensorView};
 use dfdx::prelude::*;
 use serde::{Deserialize, Serialize};
@@ -23,14 +26,11 @@ pub const G_EMA_FILE: &str = "g_ema.safetensors";
 /// The file of D's spectral-norm power-iteration vectors (only when spectral norm is on).
 pub const SPECTRAL_FILE: &str = "d_spectral.safetensors";
 
-/// G's architecture name in every manifest (every preset uses the article's G).
-pub const GENERATOR_ARCHITECTURE: &str = "article";
-
 /// What G's weights are and how to sample them: all that generation needs.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct GeneratorManifest {
-    /// G's architecture: [`GENERATOR_ARCHITECTURE`] (any other name is refused on load).
+    /// G's architecture (an unknown name is refused on load).
     pub architecture: GeneratorArchitecture,
     /// G's last activation (and so the pixel range).
     pub output_activation: OutputActivation,
@@ -42,13 +42,15 @@ pub struct GeneratorManifest {
     pub averaged: bool,
 }
 
-/// G's architectures (one so far: every preset uses the article's G).
+/// G's architectures.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum GeneratorArchitecture {
-    /// The article's G.
+    /// The article's G (every GAN-CLS preset).
     #[default]
     Article,
+    /// LAPGAN's pyramid of generators ([`PyramidG`]).
+    Lapgan,
 }
 
 /// `manifest.toml` of a checkpoint: the architecture and settings its weights belong to.
@@ -57,21 +59,27 @@ pub enum GeneratorArchitecture {
 pub struct Manifest {
     /// G.
     pub generator: GeneratorManifest,
-    /// D.
-    pub discriminator: DiscriminatorSpec,
+    /// D, for the GAN-CLS model (LAPGAN's discriminators have one fixed form).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub discriminator: Option<DiscriminatorSpec>,
 }
 
 impl Manifest {
     /// The manifest of the networks `cfg` builds.
     pub fn of(cfg: &Config) -> Self {
+        let lapgan = cfg.model == ModelKind::Lapgan;
         Self {
             generator: GeneratorManifest {
-                architecture: GeneratorArchitecture::Article,
+                architecture: if lapgan {
+                    GeneratorArchitecture::Lapgan
+                } else {
+                    GeneratorArchitecture::Article
+                },
                 output_activation: cfg.output_activation,
                 noise: cfg.noise,
                 averaged: cfg.g_ema > 0.0,
             },
-            discriminator: cfg.discriminator(),
+            discriminator: (!lapgan).then(|| cfg.discriminator()),
         }
     }
 
@@ -208,9 +216,14 @@ fn vectors_file<'a>(vectors: impl Iterator<Item = (String, &'a [f32])>) -> Resul
     ::safetensors::tensor::serialize(&views, &None).map_err(|e| format!("{e:?}"))
 }
 
-/// Writes a checkpoint of `gan` after `step` steps into `run/checkpoints/`, then
+/// Writes a checkpoint of `model` after `step` steps into `run/checkpoints/`, then
 /// deletes all but the newest `keep`.
-pub fn save<D: ModelDevice>(run: &Path, gan: &Gan<D>, step: u64, keep: usize) -> Result<PathBuf, CheckpointError> {
+pub fn save<D: ModelDevice, M: Trainee<D>>(
+    run: &Path,
+    model: &M,
+    step: u64,
+    keep: usize,
+) -> Result<PathBuf, CheckpointError> {
     let root = run.join("checkpoints");
     // Half-written checkpoints of a killed process: never listed, removed here.
     for e in std::fs::read_dir(&root).into_iter().flatten().flatten() {
@@ -219,7 +232,7 @@ pub fn save<D: ModelDevice>(run: &Path, gan: &Gan<D>, step: u64, keep: usize) ->
         }
     }
     let fin = root.join(dir_name(step));
-    save_dir(&fin, gan, step)?;
+    save_dir(&fin, model, step)?;
     let all = list(run);
     for (_, old) in all.iter().take(all.len().saturating_sub(keep)) {
         discard(old);
@@ -227,57 +240,23 @@ pub fn save<D: ModelDevice>(run: &Path, gan: &Gan<D>, step: u64, keep: usize) ->
     Ok(fin)
 }
 
-/// Writes a checkpoint of `gan` after `step` steps as the directory `fin`: files go into
-/// a temporary sibling, are fsynced, and the directory is renamed into place.
-pub fn save_dir<D: ModelDevice>(fin: &Path, gan: &Gan<D>, step: u64) -> Result<(), CheckpointError> {
+/// Writes a checkpoint of `model` after `step` steps as the directory `fin`: files go
+/// into a temporary sibling, are fsynced, and the directory is renamed into place.
+pub fn save_dir<D: ModelDevice, M: Trainee<D>>(fin: &Path, model: &M, step: u64) -> Result<(), CheckpointError> {
     let name = fin.file_name().and_then(|n| n.to_str()).unwrap_or("checkpoint");
     let tmp = fin.with_file_name(format!(".tmp-{name}"));
     let _ = std::fs::remove_dir_all(&tmp);
     std::fs::create_dir_all(&tmp).map_err(io(&tmp))?;
-    let g_path = tmp.join("g.safetensors");
-    gan.g
-        .save_safetensors(&g_path)
-        .map_err(|e| invalid(&g_path, format!("{e:?}")))?;
-    let d_path = tmp.join("d.safetensors");
-    gan.d.save_safetensors(&d_path).map_err(|e| invalid(&d_path, e))?;
-    let mut files = vec![g_path, d_path];
-    if let Some(ema) = &gan.g_ema {
-        let path = tmp.join(G_EMA_FILE);
-        ema.save_safetensors(&path)
-            .map_err(|e| invalid(&path, format!("{e:?}")))?;
-        files.push(path);
-    }
-    let o_path = tmp.join("optim.safetensors");
-    let moments = [("g", &gan.opt_g), ("d", &gan.opt_d)]
-        .into_iter()
-        .flat_map(|(net, adam)| {
-            adam.moments.iter().flat_map(move |(name, m, v)| {
-                [(format!("{net}.{name}.m"), &m[..]), (format!("{net}.{name}.v"), &v[..])]
-            })
-        });
-    let bytes = vectors_file(moments).map_err(|e| invalid(&o_path, e))?;
-    std::fs::write(&o_path, bytes).map_err(io(&o_path))?;
-    files.push(o_path);
-    if !gan.d.spectral.0.is_empty() {
-        let path = tmp.join(SPECTRAL_FILE);
-        let vectors = gan
-            .d
-            .spectral
-            .0
-            .iter()
-            .flat_map(|(name, it)| [(format!("{name}.u"), &it.u[..]), (format!("{name}.v"), &it.v[..])]);
-        let bytes = vectors_file(vectors).map_err(|e| invalid(&path, e))?;
-        std::fs::write(&path, bytes).map_err(io(&path))?;
-        files.push(path);
-    }
+    let mut files = model.write_state(&tmp)?;
     let m_path = tmp.join("manifest.toml");
-    let manifest = toml::to_string(&Manifest::of(gan.config())).unwrap_or_default();
+    let manifest = toml::to_string(&Manifest::of(model.config())).unwrap_or_default();
     std::fs::write(&m_path, manifest).map_err(io(&m_path))?;
     files.push(m_path);
+    let (adam_t_g, adam_t_d) = model.adam_steps();
     let state = State {
         step,
-        adam_t_g: gan.opt_g.t,
-        adam_t_d: gan.opt_d.t,
+        adam_t_g,
+        adam_t_d,
     };
     let s_path = tmp.join("state.toml");
     std::fs::write(&s_path, toml::to_string(&state).unwrap_or_default()).map_err(io(&s_path))?;
@@ -398,23 +377,101 @@ fn check_manifest(dir: &Path, want: &Manifest) -> Result<Manifest, CheckpointErr
     Ok(have)
 }
 
-/// Loads the checkpoint directory `dir` into `gan`, returning its state. On any error
-/// `gan` is left as it was.
-pub fn load<D: ModelDevice>(dir: &Path, gan: &mut Gan<D>) -> Result<State, CheckpointError> {
-    check_manifest(dir, &Manifest::of(gan.config()))?;
+/// Loads the checkpoint directory `dir` into `model`, returning its state. On any error
+/// `model` is left as it was.
+pub fn load<D: ModelDevice, M: Trainee<D>>(dir: &Path, model: &mut M) -> Result<State, CheckpointError> {
+    check_manifest(dir, &Manifest::of(model.config()))?;
     let s_path = dir.join("state.toml");
     let text = std::fs::read_to_string(&s_path).map_err(io(&s_path))?;
     let state: State = toml::from_str(&text).map_err(|e| invalid(&s_path, e.message().lines().next().unwrap_or("")))?;
-    let mut g: Generator<f32, D> = gan.g.clone();
-    let g_path = dir.join("g.safetensors");
-    g.load_safetensors(&g_path)
-        .map_err(|e| invalid(&g_path, format!("{e:?}")))?;
-    let mut g_ema = gan.g_ema.clone();
-    if let Some(ema) = &mut g_ema {
-        let path = dir.join(G_EMA_FILE);
-        ema.load_safetensors(&path)
-            .map_err(|e| invalid(&path, format!("{e:?}")))?;
+    model.read_state(dir, &state)?;
+    Ok(state)
+}
+
+/// `optim.safetensors` in `dir`: the moments of G's and D's optimisers.
+pub(crate) fn write_moments(dir: &Path, opt_g: &Adam, opt_d: &Adam) -> Result<PathBuf, CheckpointError> {
+    let o_path = dir.join("optim.safetensors");
+    let moments = [("g", opt_g), ("d", opt_d)].into_iter().flat_map(|(net, adam)| {
+        adam.moments
+            .iter()
+            .flat_map(move |(name, m, v)| [(format!("{net}.{name}.m"), &m[..]), (format!("{net}.{name}.v"), &v[..])])
+    });
+    let bytes = vectors_file(moments).map_err(|e| invalid(&o_path, e))?;
+    std::fs::write(&o_path, bytes).map_err(io(&o_path))?;
+    Ok(o_path)
+}
+
+/// G's and D's optimisers from `optim.safetensors` in `dir` and `state`, for networks
+/// with the parameters `g` and `d`.
+pub(crate) fn read_moments(
+    dir: &Path,
+    state: &State,
+    (opt_g, g): (&Adam, Vec<params::Param>),
+    (opt_d, d): (&Adam, Vec<params::Param>),
+) -> Result<(Adam, Adam), CheckpointError> {
+    let o_path = dir.join("optim.safetensors");
+    let (mut og, mut od) = (opt_g.clone(), opt_d.clone());
+    load_moments(&o_path, &mut og, "g", &trainable_names(g))?;
+    load_moments(&o_path, &mut od, "d", &trainable_names(d))?;
+    og.t = state.adam_t_g;
+    od.t = state.adam_t_d;
+    Ok((og, od))
+}
+
+/// Writes a [`TensorCollection`] as safetensors at `path`.
+pub(crate) fn write_net<M: TensorCollection<f32, D>, D: ModelDevice>(
+    net: &M,
+    path: PathBuf,
+) -> Result<PathBuf, CheckpointError> {
+    net.save_safetensors(&path)
+        .map_err(|e| invalid(&path, format!("{e:?}")))?;
+    Ok(path)
+}
+
+/// A copy of `net` with the weights of the safetensors file `path`.
+pub(crate) fn read_net<M: TensorCollection<f32, D> + Clone, D: ModelDevice>(
+    net: &M,
+    path: &Path,
+) -> Result<M, CheckpointError> {
+    let mut copy = net.clone();
+    copy.load_safetensors(path)
+        .map_err(|e| invalid(path, format!("{e:?}")))?;
+    Ok(copy)
+}
+
+/// The GAN-CLS model's files: G (and its moving average), D (and its spectral-norm
+/// vectors), both optimisers.
+pub(crate) fn write_gan<D: ModelDevice>(tmp: &Path, gan: &Gan<D>) -> Result<Vec<PathBuf>, CheckpointError> {
+    let mut files = vec![write_net(&gan.g, tmp.join("g.safetensors"))?];
+    let d_path = tmp.join("d.safetensors");
+    gan.d.save_safetensors(&d_path).map_err(|e| invalid(&d_path, e))?;
+    files.push(d_path);
+    if let Some(ema) = &gan.g_ema {
+        files.push(write_net(ema, tmp.join(G_EMA_FILE))?);
     }
+    files.push(write_moments(tmp, &gan.opt_g, &gan.opt_d)?);
+    if !gan.d.spectral.0.is_empty() {
+        let path = tmp.join(SPECTRAL_FILE);
+        let vectors = gan
+            .d
+            .spectral
+            .0
+            .iter()
+            .flat_map(|(name, it)| [(format!("{name}.u"), &it.u[..]), (format!("{name}.v"), &it.v[..])]);
+        let bytes = vectors_file(vectors).map_err(|e| invalid(&path, e))?;
+        std::fs::write(&path, bytes).map_err(io(&path))?;
+        files.push(path);
+    }
+    Ok(files)
+}
+
+/// Reads what [`write_gan`] wrote into `gan`; on any error `gan` is left as it was.
+pub(crate) fn read_gan<D: ModelDevice>(dir: &Path, gan: &mut Gan<D>, state: &State) -> Result<(), CheckpointError> {
+    let g = read_net(&gan.g, &dir.join("g.safetensors"))?;
+    let g_ema = match &gan.g_ema {
+        Some(ema) => Some(read_net(ema, &dir.join(G_EMA_FILE))?),
+        None => None,
+    };
     let mut d = gan.d.clone();
     let d_path = dir.join("d.safetensors");
     d.load_safetensors(&d_path).map_err(|e| invalid(&d_path, e))?;
@@ -434,35 +491,30 @@ pub fn load<D: ModelDevice>(dir: &Path, gan: &mut Gan<D>) -> Result<State, Check
             };
         }
     }
-    let o_path = dir.join("optim.safetensors");
-    let (mut og, mut od) = (gan.opt_g.clone(), gan.opt_d.clone());
-    load_moments(&o_path, &mut og, "g", &trainable_names(params::params(&g)))?;
-    load_moments(&o_path, &mut od, "d", &trainable_names(d.params()))?;
-    og.t = state.adam_t_g;
-    od.t = state.adam_t_d;
+    let (og, od) = read_moments(dir, state, (&gan.opt_g, params::params(&g)), (&gan.opt_d, d.params()))?;
     (gan.g, gan.g_ema, gan.d, gan.opt_g, gan.opt_d) = (g, g_ema, d, og, od);
-    Ok(state)
+    Ok(())
 }
 
-/// The G that samples from checkpoint `dir` (its moving average when it has one), with
-/// its manifest: what generation and evaluation need (no D, no optimiser state).
-pub fn load_generator(dir: &Path) -> Result<(Generator<f32, Cpu>, GeneratorManifest), CheckpointError> {
+/// The G that samples from checkpoint `dir` (its moving average when it has one; LAPGAN's
+/// pyramid of generators for a LAPGAN run), with its manifest: what generation and
+/// evaluation need (no D, no optimiser state).
+pub fn load_generator(dir: &Path) -> Result<(Box<dyn Sampler>, GeneratorManifest), CheckpointError> {
     let manifest = Manifest::read(dir)?;
-    let mut g = Generator::<f32, Cpu>::build(&Cpu::default());
-    let g_path = dir.join(if manifest.generator.averaged {
-        G_EMA_FILE
-    } else {
-        "g.safetensors"
-    });
+    let how = manifest.generator;
+    let g_path = dir.join(if how.averaged { G_EMA_FILE } else { "g.safetensors" });
     if !g_path.is_file() {
         return Err(invalid(
             &g_path,
             "missing: its manifest says generation samples from it",
         ));
     }
-    g.load_safetensors(&g_path)
-        .map_err(|e| invalid(&g_path, format!("{e:?}")))?;
-    Ok((g, manifest.generator))
+    let dev = Cpu::default();
+    let g: Box<dyn Sampler> = match how.architecture {
+        GeneratorArchitecture::Article => Box::new(read_net(&Generator::<f32, Cpu>::build(&dev), &g_path)?),
+        GeneratorArchitecture::Lapgan => Box::new(read_net(&PyramidG::<f32, Cpu>::build(&dev), &g_path)?),
+    };
+    Ok((g, how))
 }
 
 /// The step of checkpoint `dir` (from its `state.toml`).
@@ -474,11 +526,11 @@ pub fn step_of(dir: &Path) -> Result<u64, CheckpointError> {
 }
 
 /// Loads the newest checkpoint of `run` that loads cleanly; reports the ones skipped.
-pub fn load_latest<D: ModelDevice>(run: &Path, gan: &mut Gan<D>) -> Result<State, CheckpointError> {
+pub fn load_latest<D: ModelDevice, M: Trainee<D>>(run: &Path, model: &mut M) -> Result<State, CheckpointError> {
     let all = list(run);
     let mut last_err = None;
     for (_, dir) in all.iter().rev() {
-        match load(dir, gan) {
+        match load(dir, model) {
             Ok(s) => return Ok(s),
             Err(e) => {
                 eprintln!("cgan: skipping {e}");

@@ -331,19 +331,14 @@ fn run_train(args: &TrainArgs) -> Result<(), train::TrainError> {
     };
     crate::interrupt::install();
     let report = train::train(cfg, target, progress.as_mut())?;
-    let s = report.last;
     println!(
-        "trained {} steps ({} in this process) in {:.1}s ({:.1}% outside the steps: summaries, evaluations, checkpoints) into {}\nfinal p_real_right {:.3} p_real_wrong {:.3} p_fake {:.3} loss_g {:.3} loss_d {:.3}\nsee it: tensorboard --logdir {}",
+        "trained {} steps ({} in this process) in {:.1}s ({:.1}% outside the steps: summaries, evaluations, checkpoints) into {}\nfinal {}\nsee it: tensorboard --logdir {}",
         report.steps,
         report.steps - report.start_step,
         report.wall_seconds,
         100.0 * report.loop_overhead(),
         report.run_dir.display(),
-        s.p_real_right,
-        s.p_real_wrong,
-        s.p_fake,
-        s.loss_g,
-        s.loss_d,
+        report.last_line,
         report.run_dir.parent().map(|p| p.display().to_string()).unwrap_or_else(|| "runs".into()),
     );
     Ok(())
@@ -449,7 +444,7 @@ fn run_generate(a: &GenerateArgs) -> Result<(), train::TrainError> {
     let (mut g, how, step) = evaluate::load_generator(&a.run, a.checkpoint)?;
     if a.arithmetic {
         let given = a.arithmetic_z.as_deref().map(arithmetic::parse_sets).transpose()?;
-        let result = arithmetic::arithmetic(&mut g, &how, a.seed, a.candidates, given)?;
+        let result = arithmetic::arithmetic(g.as_mut(), &how, a.seed, a.candidates, given)?;
         let out = output(a, &format!("arithmetic_{}.png", checkpoint::dir_name(step)))?;
         result.grid.save_png(&out).map_err(|e| train::TrainError::RunDir {
             path: out.clone(),
@@ -469,7 +464,7 @@ fn run_generate(a: &GenerateArgs) -> Result<(), train::TrainError> {
         (None, false, false, Some(d)) => (Layout::Digit(d), format!("digit_{d}")),
         (None, false, false, None) => (Layout::All, "all".to_string()),
     };
-    let grid = generate(&mut g, &how, layout, a.rows as usize, a.seed);
+    let grid = generate(g.as_mut(), &how, layout, a.rows as usize, a.seed);
     let out = output(a, &format!("{what}_{}.png", checkpoint::dir_name(step)))?;
     grid.save_png(&out).map_err(|e| train::TrainError::RunDir {
         path: out.clone(),

@@ -24,17 +24,22 @@ pub enum Preset {
     /// samples from a moving average of G's weights.
     #[default]
     ModeSeeking,
+    /// LAPGAN (Denton et al. 2015, the article's first system): a Laplacian pyramid
+    /// 28 -> 14 -> 7 of class-conditional GANs, each level trained on its own, generating
+    /// coarse to fine (`model = "lapgan"`).
+    Lapgan,
 }
 
 impl Preset {
     /// Every preset, in the order the README lists them.
-    pub const ALL: [Preset; 2] = [Preset::Article, Preset::ModeSeeking];
+    pub const ALL: [Preset; 3] = [Preset::Article, Preset::ModeSeeking, Preset::Lapgan];
 
     /// The preset's name as the config and `--preset` spell it.
     pub fn name(self) -> &'static str {
         match self {
             Preset::Article => "article",
             Preset::ModeSeeking => "mode-seeking",
+            Preset::Lapgan => "lapgan",
         }
     }
 
@@ -52,8 +57,26 @@ impl Preset {
                 g_ema: 0.999,
                 ..article
             },
+            Preset::Lapgan => Config {
+                preset: self,
+                model: ModelKind::Lapgan,
+                d_loss: DLoss::Reed,
+                ..article
+            },
         }
     }
+}
+
+/// Which system trains: the article's conditional GAN, or LAPGAN's pyramid of them.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "kebab-case")]
+pub enum ModelKind {
+    /// The article's G and the matching-aware D (GAN-CLS), in the variant the D keys pick.
+    #[default]
+    GanCls,
+    /// LAPGAN: its own networks per level (the D keys, the GAN-CLS losses and
+    /// regularisers do not apply).
+    Lapgan,
 }
 
 /// How D's three terms add up.
@@ -74,6 +97,8 @@ pub struct Config {
     /// The preset these values started from (a label once resolved: every key below is
     /// explicit in a run's config.toml).
     pub preset: Preset,
+    /// The system that trains: `gan-cls` (the article's network) or `lapgan`.
+    pub model: ModelKind,
     /// Run name: the suffix of the run directory.
     pub name: String,
     /// Seed of every random draw (weights, data order, wrong labels, noise).
@@ -165,6 +190,7 @@ impl Config {
     fn article() -> Self {
         Self {
             preset: Preset::Article,
+            model: ModelKind::GanCls,
             name: "cgan".into(),
             seed: 42,
             steps: 6000,
@@ -399,6 +425,22 @@ impl Config {
                 "eval_samples must be between 200 and 10000, got {}",
                 self.eval_samples
             ));
+        }
+        if self.model == ModelKind::Lapgan {
+            let gan_cls_only = [
+                ("k_steps", self.k_steps != 1),
+                ("gan_int", self.gan_int > 0.0),
+                ("g_ema", self.g_ema > 0.0),
+                ("mode_seeking", self.mode_seeking > 0.0),
+                ("minibatch_std", self.minibatch_std),
+                ("spectral_norm", self.spectral_norm),
+                ("projection", self.projection),
+            ];
+            if let Some((key, _)) = gan_cls_only.iter().find(|(_, on)| *on) {
+                return bad(format!(
+                    "{key} does not apply to model = \"lapgan\" (its levels have their own networks and losses); turn it off or start from `--preset lapgan`"
+                ));
+            }
         }
         check_kernels(self.device, self.kernels).map_err(|e| ConfigError::Value(e.0))?;
         if self.name.is_empty() || self.name.contains(['/', '\\']) {

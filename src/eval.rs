@@ -4,9 +4,8 @@
 
 use crate::checkpoint::GeneratorManifest;
 use crate::data::{Mnist, PIXELS};
-use crate::device::ModelDevice;
 use crate::judge::{argmax, Judge, FEATURES};
-use crate::models::{one_hot_rows, sample_noise, Generator, NUM_CLASSES};
+use crate::models::{one_hot_rows, sample_noise, NUM_CLASSES};
 use crate::rng::{stream_rng, Stream};
 use crate::sample::draw;
 use dfdx::prelude::*;
@@ -214,8 +213,8 @@ pub fn score(judge: &Judge, reference: &Reference, images: &[f32], labels: &[u8]
 
 /// `n` generated samples, digits in turn (0, 1, ..., 9, 0, ...), rescaled to the judge's
 /// range. Seeded by `seed` (the noise is drawn on the host: the same on every device).
-pub fn generated<D: ModelDevice>(
-    g: &mut Generator<f32, D>,
+pub fn generated(
+    g: &mut dyn crate::sample::Sampler,
     how: &GeneratorManifest,
     n: usize,
     seed: u64,

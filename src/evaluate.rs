@@ -7,9 +7,7 @@ use crate::checkpoint::{self, GeneratorManifest};
 use crate::dataset::DatasetKind;
 use crate::eval::{self, Metrics, Reference};
 use crate::judge::{self, Judge};
-use crate::models::Generator;
 use crate::train::{self, TrainError};
-use dfdx::prelude::Cpu;
 use std::path::{Path, PathBuf};
 
 /// Sample count and seed when nothing says otherwise (real-data mode, or a run that
@@ -79,7 +77,7 @@ pub fn evaluate(r: &Request) -> Result<Scored, TrainError> {
     let reference = Reference::new(&judge, &mnist, samples, seed);
     let (images, labels, what, step) = match generator {
         Some(((mut g, how, step), run)) => {
-            let (images, labels) = eval::generated(&mut g, &how, samples, seed);
+            let (images, labels) = eval::generated(g.as_mut(), &how, samples, seed);
             (images, labels, format!("{} at step {step}", run.display()), Some(step))
         }
         None => {
@@ -106,7 +104,7 @@ pub fn evaluate(r: &Request) -> Result<Scored, TrainError> {
 pub fn load_generator(
     run: &Path,
     step: Option<u64>,
-) -> Result<(Generator<f32, Cpu>, GeneratorManifest, u64), TrainError> {
+) -> Result<(Box<dyn crate::sample::Sampler>, GeneratorManifest, u64), TrainError> {
     let dir = checkpoint::find(run, step)?;
     let (g, how) = checkpoint::load_generator(&dir)?;
     Ok((g, how, checkpoint::step_of(&dir)?))

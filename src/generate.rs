@@ -3,9 +3,9 @@
 
 use crate::checkpoint::GeneratorManifest;
 use crate::grid::{tile, Grid};
-use crate::models::{sample_noise, Generator, NOISE_DIM, NUM_CLASSES};
+use crate::models::{sample_noise, NOISE_DIM, NUM_CLASSES};
 use crate::rng::{stream_rng, Stream};
-use crate::sample::draw;
+use crate::sample::{draw, Sampler};
 use dfdx::prelude::*;
 
 /// What to draw. Every grid has 10 columns and `rows` rows.
@@ -66,7 +66,7 @@ fn inputs(layout: Layout, rows: usize, noise: &[f32], extra: &[f32]) -> (Vec<f32
 }
 
 /// Draws the grid with G. The same seed gives the same bytes.
-pub fn generate(g: &mut Generator<f32, Cpu>, how: &GeneratorManifest, layout: Layout, rows: usize, seed: u64) -> Grid {
+pub fn generate(g: &mut dyn Sampler, how: &GeneratorManifest, layout: Layout, rows: usize, seed: u64) -> Grid {
     let cells = rows * NUM_CLASSES;
     let dev = Cpu::default();
     let mut rng = stream_rng(seed, Stream::Tool, 3);

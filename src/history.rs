@@ -5,8 +5,7 @@
 
 use crate::config::{Config, ConfigError};
 use crate::eval::Metrics;
-use crate::gan::StepStats;
-use crate::tags;
+use crate::trainee::StepReport;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -190,12 +189,10 @@ pub struct RunSummary {
 }
 
 /// The last step's values for [`RunSummary::last`].
-pub fn last_values(s: &StepStats) -> BTreeMap<String, Option<f32>> {
-    tags::losses(s)
+pub fn last_values(s: &dyn StepReport) -> BTreeMap<String, Option<f32>> {
+    s.record()
         .into_iter()
-        .chain(tags::probabilities(s))
-        .chain([(tags::MODE_SEEKING_RATIO, s.mode_seeking_ratio)])
-        .map(|(tag, v)| (tag.to_string(), Some(v).filter(|v| v.is_finite())))
+        .map(|(tag, v)| (tag, Some(v).filter(|v| v.is_finite())))
         .collect()
 }
 

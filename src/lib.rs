@@ -36,3 +36,4 @@ pub mod summary;
 pub mod sweep;
 pub mod tags;
 pub mod train;
+pub mod trainee;

@@ -39,3 +39,13 @@ fn mix(mut z: u64) -> u64 {
 pub fn stream_rng(seed: u64, stream: Stream, index: u64) -> StdRng {
     StdRng::seed_from_u64(mix(mix(mix(seed) ^ stream as u64) ^ index))
 }
+
+/// Index in [`Stream::Step`] of D update number `index` (noise, labels of that update).
+pub fn d_step(index: u64) -> u64 {
+    2 * index
+}
+
+/// Index in [`Stream::Step`] of G's update at `step`.
+pub fn g_step(step: u64) -> u64 {
+    2 * step + 1
+}

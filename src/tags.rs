@@ -104,3 +104,35 @@ pub fn eval_scalars(m: &Metrics) -> [(&'static str, f64); 7] {
         (EVAL_SAMPLES, m.samples as f64),
     ]
 }
+
+/// `loss/level_<side>/generator`: G's loss at one LAPGAN level.
+pub fn level_loss_g(side: usize) -> String {
+    format!("loss/level_{side}/generator")
+}
+
+/// `loss/level_<side>/discriminator`: D's loss at one LAPGAN level.
+pub fn level_loss_d(side: usize) -> String {
+    format!("loss/level_{side}/discriminator")
+}
+
+/// `probabilities/level_<side>/p_real`: D's mean probability on real images (level 7) or
+/// real residuals with right labels at one LAPGAN level.
+pub fn level_p_real(side: usize) -> String {
+    format!("probabilities/level_{side}/p_real")
+}
+
+/// `probabilities/level_<side>/p_real_wrong`: the same with wrong labels.
+pub fn level_p_real_wrong(side: usize) -> String {
+    format!("probabilities/level_{side}/p_real_wrong")
+}
+
+/// `probabilities/level_<side>/p_fake`: the same on generated ones.
+pub fn level_p_fake(side: usize) -> String {
+    format!("probabilities/level_{side}/p_fake")
+}
+
+/// `samples/level_<side>`: LAPGAN's images at a coarser level on the run's fixed noise,
+/// shown at 28 x 28 (each pixel repeated); the finest level is `samples/all`.
+pub fn samples_level(side: usize) -> String {
+    format!("samples/level_{side}")
+}

@@ -1,23 +1,26 @@
-//! The training loop around the GAN-CLS step: run directory, resume, TensorBoard
-//! summaries, progress, checkpoints, and a stop on a non-finite loss.
+//! The training loop around a model's step (GAN-CLS or LAPGAN, see [`Trainee`]): run
+//! directory, resume, TensorBoard summaries, progress, checkpoints, and a stop on a
+//! non-finite loss.
 
 use crate::checkpoint::Manifest;
 use crate::checkpoint::{self, CheckpointError};
-use crate::config::{Config, ConfigError};
+use crate::config::{Config, ConfigError, ModelKind};
 use crate::data::{DataError, Dataset};
 use crate::device::{DeviceKind, ModelDevice};
 use crate::eval::{self, Reference};
-use crate::gan::{Gan, StepStats};
+use crate::gan::lapgan::Lapgan;
+use crate::gan::Gan;
 use crate::grid::{tile, Grid};
 use crate::history::{self, HistoryError, RunSummary, Status};
 use crate::judge::Judge;
-use crate::models::{one_hot_rows, sample_noise, NOISE_DIM, NUM_CLASSES};
-use crate::params;
+use crate::models::{sample_noise, NUM_CLASSES};
 use crate::rng::{stream_rng, Stream};
-use crate::sample::draw;
+use crate::sample::{draw, grid_inputs};
 use crate::summary::{unix_seconds, Summaries};
+use crate::trainee::{StepReport, Trainee};
 use crate::{dashboards, interrupt, tags};
 use dfdx::prelude::*;
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
@@ -70,8 +73,8 @@ pub enum TrainError {
     /// A loss became NaN or infinite.
     #[error("{what} is {value} at step {step}: training stopped; {kept}")]
     NonFinite {
-        /// Which loss.
-        what: &'static str,
+        /// Which loss (its tag).
+        what: String,
         /// Its value.
         value: f32,
         /// The step (1-based) that produced it.
@@ -90,8 +93,11 @@ pub struct Report {
     pub start_step: u64,
     /// Steps completed in total.
     pub steps: u64,
-    /// The last step's losses and probabilities.
-    pub last: StepStats,
+    /// The last step's losses and probabilities by tag (null where not finite), as
+    /// `summary.json` records them.
+    pub last: BTreeMap<String, Option<f32>>,
+    /// The last step's progress line.
+    pub last_line: String,
     /// Seconds spent in this process's loop.
     pub wall_seconds: f64,
     /// Of those, seconds spent in training steps; the rest went on summaries, sample
@@ -168,9 +174,9 @@ fn claim_unique(dir: &Path) -> Result<PathBuf, TrainError> {
 /// How progress is shown.
 pub trait Progress {
     /// Called after every step.
-    fn step(&mut self, step: u64, total: u64, stats: &StepStats);
+    fn step(&mut self, step: u64, total: u64, stats: &dyn StepReport);
     /// Called at every summary with the measured speed.
-    fn summary(&mut self, step: u64, total: u64, stats: &StepStats, steps_per_second: f64);
+    fn summary(&mut self, step: u64, total: u64, stats: &dyn StepReport, steps_per_second: f64);
     /// Called once at the end.
     fn finish(&mut self) {}
 }
@@ -190,21 +196,14 @@ impl Bar {
     }
 }
 
-fn stats_line(s: &StepStats) -> String {
-    format!(
-        "loss_g {:.3} loss_d {:.3} p_real_right {:.3} p_real_wrong {:.3} p_fake {:.3}",
-        s.loss_g, s.loss_d, s.p_real_right, s.p_real_wrong, s.p_fake
-    )
-}
-
 impl Progress for Bar {
-    fn step(&mut self, step: u64, _: u64, stats: &StepStats) {
+    fn step(&mut self, step: u64, _: u64, stats: &dyn StepReport) {
         self.0.set_position(step);
         if step.is_multiple_of(10) {
-            self.0.set_message(stats_line(stats));
+            self.0.set_message(stats.line());
         }
     }
-    fn summary(&mut self, _: u64, _: u64, _: &StepStats, _: f64) {}
+    fn summary(&mut self, _: u64, _: u64, _: &dyn StepReport, _: f64) {}
     fn finish(&mut self) {
         self.0.finish();
     }
@@ -214,18 +213,15 @@ impl Progress for Bar {
 pub struct Lines;
 
 impl Progress for Lines {
-    fn step(&mut self, _: u64, _: u64, _: &StepStats) {}
-    fn summary(&mut self, step: u64, total: u64, stats: &StepStats, sps: f64) {
+    fn step(&mut self, _: u64, _: u64, _: &dyn StepReport) {}
+    fn summary(&mut self, step: u64, total: u64, stats: &dyn StepReport, sps: f64) {
         let eta = total.saturating_sub(step) as f64 / sps.max(1e-9);
-        eprintln!(
-            "step {step}/{total} {sps:.2} steps/s eta {eta:.0}s {}",
-            stats_line(stats)
-        );
+        eprintln!("step {step}/{total} {sps:.2} steps/s eta {eta:.0}s {}", stats.line());
     }
 }
 
-fn check_finite(stats: &StepStats, step: u64, run: &Path, lr: f64) -> Result<(), TrainError> {
-    for (what, value) in tags::losses(stats) {
+fn check_finite(stats: &dyn StepReport, step: u64, run: &Path, lr: f64) -> Result<(), TrainError> {
+    for (what, value) in stats.losses() {
         if !value.is_finite() {
             // The command is printed whole so it can be pasted: a resume takes the config
             // of the run's latest segment, so the lower lr has to be given. A tenth of
@@ -264,19 +260,12 @@ pub struct Samples {
 }
 
 /// Draws G(z_fixed[r], d) for every row r and digit d.
-pub fn samples<D: ModelDevice>(gan: &mut Gan<D>, fixed: &[f32]) -> Samples {
-    let cfg = gan.config().clone();
+pub fn samples<D: ModelDevice, M: Trainee<D>>(model: &mut M, fixed: &[f32]) -> Samples {
+    let cfg = model.config().clone();
     let how = Manifest::of(&cfg).generator;
-    let rows = fixed.len() / NOISE_DIM;
-    let mut z = Vec::with_capacity(rows * NUM_CLASSES * NOISE_DIM);
-    let mut labels = Vec::with_capacity(rows * NUM_CLASSES);
-    for r in 0..rows {
-        for d in 0..NUM_CLASSES as u8 {
-            z.extend_from_slice(&fixed[r * NOISE_DIM..][..NOISE_DIM]);
-            labels.push(d);
-        }
-    }
-    let images = draw(gan.sampler(), &how, &z, &one_hot_rows(&labels));
+    let rows = fixed.len() / crate::models::NOISE_DIM;
+    let (z, c) = grid_inputs(fixed);
+    let images = draw(model.sampler(), &how, &z, &c);
     let range = cfg.output_activation.range();
     let px = crate::data::PIXELS;
     let digits = (0..NUM_CLASSES)
@@ -378,9 +367,9 @@ impl Evaluator {
         })
     }
 
-    fn run<D: ModelDevice>(
+    fn run<D: ModelDevice, M: Trainee<D>>(
         &mut self,
-        gan: &mut Gan<D>,
+        gan: &mut M,
         tb: &mut Summaries,
         step: u64,
         run: &Path,
@@ -430,15 +419,15 @@ impl Evaluator {
 
 /// What one summary writes besides the networks' state.
 struct Point<'a> {
-    stats: &'a StepStats,
+    stats: &'a dyn StepReport,
     step: u64,
     steps_per_second: f64,
     histograms: bool,
 }
 
-fn summarise<D: ModelDevice>(
+fn summarise<D: ModelDevice, M: Trainee<D>>(
     tb: &mut Summaries,
-    gan: &mut Gan<D>,
+    gan: &mut M,
     fixed: &[f32],
     at: Point,
     run: &Path,
@@ -449,22 +438,17 @@ fn summarise<D: ModelDevice>(
         steps_per_second: sps,
         histograms,
     } = at;
-    let mode_seeking = gan.config().mode_seeking > 0.0;
-    for (tag, v) in tags::losses(stats)
-        .into_iter()
-        .filter(|(tag, _)| mode_seeking || *tag != tags::MODE_SEEKING)
-        .chain(tags::probabilities(stats))
-    {
-        tb.scalar(tag, v, step);
+    for (tag, v) in stats.scalars(gan.config()) {
+        tb.scalar(&tag, v, step);
     }
     tb.scalar(tags::STEPS_PER_SECOND, sps as f32, step);
-    if mode_seeking {
-        tb.scalar(tags::MODE_SEEKING_RATIO, stats.mode_seeking_ratio, step);
-    }
     let s = samples(gan, fixed);
     tb.image(tags::SAMPLES_ALL, &s.all, step);
     for (d, grid) in s.digits.iter().enumerate() {
         tb.image(&tags::samples_class(gan.config().dataset, d), grid, step);
+    }
+    for (tag, grid) in gan.extra_images(fixed) {
+        tb.image(&tag, &grid, step);
     }
     let range = gan.config().output_activation.range();
     let real = gan
@@ -476,7 +460,7 @@ fn summarise<D: ModelDevice>(
         .collect::<Vec<f32>>();
     tb.image(tags::REAL_BATCH, &tile(&real, 8, range), step);
     if histograms {
-        for (net, ps) in [("generator", params::params(&gan.g)), ("discriminator", gan.d.params())] {
+        for (net, ps) in gan.weights() {
             for p in ps.iter().filter(|p| p.trainable) {
                 tb.histogram(&tags::weights(net, &p.name), &p.values, step);
             }
@@ -503,7 +487,8 @@ fn flush(tb: &mut Summaries) -> Result<(), TrainError> {
     })
 }
 
-/// Trains `cfg` into `target` until `cfg.steps`, reporting progress to `progress`.
+/// Trains `cfg` (the model it names) into `target` until `cfg.steps`, reporting progress
+/// to `progress`.
 ///
 /// A new run writes `config.toml` (never rewritten afterwards), the first segment of
 /// `history.toml` and the HPARAMS and CUSTOM SCALARS records; a resumed run appends a
@@ -514,19 +499,32 @@ pub fn train(cfg: Config, target: Target, progress: &mut dyn Progress) -> Result
     cfg.validate()?;
     // The device opens first: one that cannot be used must not leave a run directory.
     match cfg.device {
-        DeviceKind::Cpu => train_on(Cpu::default(), cfg, target, progress),
+        DeviceKind::Cpu => train_model(Cpu::default(), cfg, target, progress),
         #[cfg(feature = "cuda")]
         DeviceKind::Cuda => {
             let dev = crate::device::cuda::open(0).map_err(|e| TrainError::Device(e.0))?;
-            train_on(dev, cfg, target, progress)
+            train_model(dev, cfg, target, progress)
         }
         #[cfg(not(feature = "cuda"))]
         DeviceKind::Cuda => Err(TrainError::Device(crate::device::NO_CUDA.into())),
     }
 }
 
-/// [`train`] on the device `dev`.
-fn train_on<D: ModelDevice>(
+/// [`train`] on the device `dev`: the model `cfg.model` names.
+fn train_model<D: ModelDevice>(
+    dev: D,
+    cfg: Config,
+    target: Target,
+    progress: &mut dyn Progress,
+) -> Result<Report, TrainError> {
+    match cfg.model {
+        ModelKind::GanCls => train_on::<D, Gan<D>>(dev, cfg, target, progress),
+        ModelKind::Lapgan => train_on::<D, Lapgan<D>>(dev, cfg, target, progress),
+    }
+}
+
+/// [`train`] of the model `M` on the device `dev`.
+fn train_on<D: ModelDevice, M: Trainee<D>>(
     dev: D,
     cfg: Config,
     target: Target,
@@ -558,7 +556,7 @@ fn train_on<D: ModelDevice>(
     }
     let mut data = Dataset::new(train_split, cfg.batch_size, cfg.seed)
         .map_err(|why| ConfigError::Value(format!("batch_size: {why}")))?;
-    let mut gan = Gan::on(dev, &cfg);
+    let mut gan = M::build(dev, &cfg);
     let resuming = matches!(target, Target::Resume(_));
     let start = if !resuming {
         0
@@ -627,7 +625,7 @@ fn train_on<D: ModelDevice>(
 
     let t0 = Instant::now();
     let mut step_seconds = 0.0;
-    let mut last = StepStats::default();
+    let mut last = M::Stats::default();
     let mut last_eval: Option<(u64, eval::Metrics)> = None;
     let mut interrupted_at = None;
     let (mut mark_t, mut mark_step) = (Instant::now(), start);
@@ -722,7 +720,8 @@ fn train_on<D: ModelDevice>(
         run_dir: run,
         start_step: start,
         steps: cfg.steps.max(start),
-        last,
+        last: history::last_values(&last),
+        last_line: last.line(),
         wall_seconds,
         step_seconds,
         eval: last_eval.map(|(_, m)| m),

@@ -7,10 +7,9 @@ use cgan::config::Config;
 use cgan::evaluate;
 use cgan::gan::Gan;
 use cgan::generate::{generate, Layout};
-use cgan::models::Generator;
+use cgan::sample::Sampler;
 use cgan::train::{self, Best, Lines, Target};
 use clap::Parser;
-use dfdx::prelude::*;
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
@@ -70,7 +69,7 @@ fn a_resumed_run_keeps_one_evaluation_per_step_in_its_history() {
 }
 
 /// G at `step` and its manifest, loaded as generation does: G's file and the manifest only.
-fn g_at(step: u64) -> (Generator<f32, Cpu>, GeneratorManifest) {
+fn g_at(step: u64) -> (Box<dyn Sampler>, GeneratorManifest) {
     checkpoint::load_generator(&checkpoint::find(tiny_run(), Some(step)).unwrap()).unwrap()
 }
 
@@ -90,8 +89,8 @@ fn generation_needs_only_g_and_its_manifest() {
     assert!(how.averaged);
     assert_eq!(how, how4);
     assert_eq!(
-        generate(&mut g, &how, Layout::All, 2, 1).to_png(),
-        generate(&mut g4, &how4, Layout::All, 2, 1).to_png()
+        generate(g.as_mut(), &how, Layout::All, 2, 1).to_png(),
+        generate(g4.as_mut(), &how4, Layout::All, 2, 1).to_png()
     );
     std::fs::remove_file(dir.join(checkpoint::G_EMA_FILE)).unwrap();
     let err = checkpoint::load_generator(&dir).unwrap_err().to_string();
@@ -116,11 +115,11 @@ fn every_layout_is_a_ten_column_grid_and_the_same_seed_gives_the_same_bytes() {
     ];
     let mut pngs = Vec::new();
     for layout in layouts {
-        let a = generate(&mut g, &how, layout, 3, 5);
+        let a = generate(g.as_mut(), &how, layout, 3, 5);
         assert_eq!((a.width, a.height), (10 * 30 + 2, 3 * 30 + 2), "{layout:?}");
-        let b = generate(&mut g, &how, layout, 3, 5);
+        let b = generate(g.as_mut(), &how, layout, 3, 5);
         assert_eq!(a.to_png(), b.to_png(), "{layout:?}: same seed, same PNG");
-        let c = generate(&mut g, &how, layout, 3, 6);
+        let c = generate(g.as_mut(), &how, layout, 3, 6);
         assert_ne!(a.rgb, c.rgb, "{layout:?}: the seed matters");
         pngs.push(a.rgb);
     }
@@ -131,8 +130,8 @@ fn every_layout_is_a_ten_column_grid_and_the_same_seed_gives_the_same_bytes() {
 #[test]
 fn checkpoints_differ_and_a_missing_one_names_the_ones_there() {
     let ((mut g2, how), (mut g4, _)) = (g_at(2), g_at(4));
-    let a = generate(&mut g2, &how, Layout::All, 1, 0);
-    let b = generate(&mut g4, &how, Layout::All, 1, 0);
+    let a = generate(g2.as_mut(), &how, Layout::All, 1, 0);
+    let b = generate(g4.as_mut(), &how, Layout::All, 1, 0);
     assert_ne!(a.rgb, b.rgb);
     let err = checkpoint::find(tiny_run(), Some(3)).unwrap_err().to_string();
     assert!(
@@ -256,8 +255,8 @@ fn style_measures_ink_and_lean() {
 #[test]
 fn arithmetic_is_four_rows_of_ten_digits_from_disjoint_styles_and_reproducible() {
     let (mut g, how) = g_at(4);
-    let a = arithmetic(&mut g, &how, 3, 40, None).unwrap();
-    let all = generate(&mut g, &how, Layout::All, 4, 0);
+    let a = arithmetic(g.as_mut(), &how, 3, 40, None).unwrap();
+    let all = generate(g.as_mut(), &how, Layout::All, 4, 0);
     assert_eq!((a.grid.width, a.grid.height), (all.width, all.height), "4 x 10 cells");
     let names: Vec<&str> = a.rows.iter().map(|r| r.name).collect();
     assert_eq!(names, ["A", "B", "C", "A - B + C"]);
@@ -267,17 +266,17 @@ fn arithmetic_is_four_rows_of_ten_digits_from_disjoint_styles_and_reproducible()
     members.dedup();
     assert_eq!(members.len(), 3 * PER_STYLE, "no candidate in two sets");
     assert!(members.iter().all(|&i| i < 40));
-    let again = arithmetic(&mut g, &how, 3, 40, None).unwrap();
+    let again = arithmetic(g.as_mut(), &how, 3, 40, None).unwrap();
     assert_eq!(again.grid.rgb, a.grid.rgb, "same seed, same bytes");
     assert_eq!(a.report().lines().count(), 4);
 
     let given = parse_sets(&["1,2".into(), "3".into(), " 4, 5 ".into()]).unwrap();
     assert_eq!(given, [vec![1, 2], vec![3], vec![4, 5]]);
-    let chosen = arithmetic(&mut g, &how, 3, 40, Some(given)).unwrap();
+    let chosen = arithmetic(g.as_mut(), &how, 3, 40, Some(given)).unwrap();
     assert_eq!(chosen.rows[1].members, vec![3]);
     assert_ne!(chosen.grid.rgb, a.grid.rgb);
 
-    let err = arithmetic(&mut g, &how, 3, 40, Some([vec![1], vec![40], vec![2]])).unwrap_err();
+    let err = arithmetic(g.as_mut(), &how, 3, 40, Some([vec![1], vec![40], vec![2]])).unwrap_err();
     assert!(
         err.to_string().contains("candidate 40") && err.to_string().contains("0-39"),
         "{err}"
@@ -285,7 +284,7 @@ fn arithmetic_is_four_rows_of_ten_digits_from_disjoint_styles_and_reproducible()
     let err = parse_sets(&["1,x".into(), "2".into(), "3".into()]).unwrap_err();
     assert!(err.to_string().contains("\"x\""), "{err}");
     assert!(
-        arithmetic(&mut g, &how, 3, 5, None).is_err(),
+        arithmetic(g.as_mut(), &how, 3, 5, None).is_err(),
         "too few candidates for three sets"
     );
 }

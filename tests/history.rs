@@ -104,8 +104,13 @@ fn every_finished_run_writes_summary_json() {
     let s = history::read_summary(&dir).unwrap();
     assert_eq!(s.status, Status::Finished);
     assert_eq!((s.final_step, s.steps, s.segment), (4, 4, 1));
-    assert_eq!(s.last, history::last_values(&report.last));
-    assert_eq!(s.last[cgan::tags::LOSS_G], Some(report.last.loss_g));
+    assert_eq!(s.last, report.last);
+    let loss_g = s.last[cgan::tags::LOSS_G].expect("a finite G loss");
+    assert!(
+        report.last_line.contains(&format!("loss_g {loss_g:.3}")),
+        "{}",
+        report.last_line
+    );
     assert!(s.wall_seconds > 0.0 && (s.steps_per_second - 4.0 / s.wall_seconds).abs() < 1e-9);
     assert!(s.eval.is_none() && s.eval_step.is_none(), "evaluations were off");
     let _ = std::fs::remove_dir_all(&dir);

@@ -2,24 +2,31 @@
 //! (real, wrong) -> 0, (G(z, c), c) -> 0; G learns to make D say 1 for G(z~, c~), plus the
 //! regularisers the config turns on.
 
+pub mod lapgan;
 pub mod losses;
 pub mod phases;
 
 pub use phases::{Phase, PhaseTimes};
 
+use crate::checkpoint::{self, CheckpointError, State};
 use crate::config::{Config, DLoss};
 use crate::data::{Batch, Dataset};
 use crate::device::{Kernels, ModelDevice};
+use crate::grid::Grid;
 use crate::models::{
     one_hot, sample_noise, Condition, Discriminator, Generator, Images, Logits, NOISE_DIM, NUM_CLASSES,
 };
 use crate::ops::batch_norm::Mode;
 use crate::optim::Adam;
-use crate::params;
-use crate::rng::{stream_rng, Stream, INIT_SPECTRAL, INIT_WEIGHTS};
+use crate::params::{self, Param};
+use crate::rng::{self, stream_rng, Stream, INIT_SPECTRAL, INIT_WEIGHTS};
+use crate::sample::Sampler;
+use crate::tags;
+use crate::trainee::{StepReport, Trainee};
 use dfdx::losses::binary_cross_entropy_with_logits_loss as bce;
 use dfdx::prelude::*;
 use rand::Rng;
+use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 /// What one step measured, for the progress line and TensorBoard.
@@ -60,7 +67,8 @@ fn interpolated<D: ModelDevice>(dev: &D, n: usize, rng: &mut impl Rng) -> Condit
     dev.tensor_from_vec(v, (n, Const))
 }
 
-fn mean_sigmoid(logits: &[f32]) -> f32 {
+/// The mean of sigmoid(logit): D's mean probability of "real".
+pub(crate) fn mean_sigmoid(logits: &[f32]) -> f32 {
     logits.iter().map(|l| 1.0 / (1.0 + (-l).exp())).sum::<f32>() / logits.len().max(1) as f32
 }
 
@@ -160,7 +168,7 @@ impl<D: ModelDevice> Gan<D> {
     fn d_step(&mut self, index: u64) -> StepStats {
         let mut mark = Instant::now();
         let n = self.cfg.batch_size;
-        let mut rng = stream_rng(self.cfg.seed, Stream::Step, 2 * index);
+        let mut rng = stream_rng(self.cfg.seed, Stream::Step, rng::d_step(index));
         let right = one_hot(&self.dev, &self.batch.labels);
         let wrong = one_hot(&self.dev, &self.batch.wrong_labels);
         let real: Images<D> = self
@@ -225,7 +233,7 @@ impl<D: ModelDevice> Gan<D> {
     fn g_step(&mut self, step: u64) -> (f32, f32, f32) {
         let mut mark = Instant::now();
         let n = self.cfg.batch_size;
-        let mut rng = stream_rng(self.cfg.seed, Stream::Step, 2 * step + 1);
+        let mut rng = stream_rng(self.cfg.seed, Stream::Step, rng::g_step(step));
         let mut labels: Vec<u8> = (0..n).map(|_| rng.gen_range(0..NUM_CLASSES as u8)).collect();
         let ms_weight = self.cfg.mode_seeking as f32;
         if ms_weight > 0.0 {
@@ -295,5 +303,88 @@ impl<D: ModelDevice> Gan<D> {
         self.grads_g = Some(grads);
         self.phase_times.lap(Phase::Optimiser, &mut mark);
         (loss_g, ms_value, ratio)
+    }
+}
+
+impl StepReport for StepStats {
+    fn scalars(&self, cfg: &Config) -> Vec<(String, f32)> {
+        let mode_seeking = cfg.mode_seeking > 0.0;
+        tags::losses(self)
+            .into_iter()
+            .filter(|(tag, _)| mode_seeking || *tag != tags::MODE_SEEKING)
+            .chain(tags::probabilities(self))
+            .chain(mode_seeking.then_some((tags::MODE_SEEKING_RATIO, self.mode_seeking_ratio)))
+            .map(|(tag, v)| (tag.to_string(), v))
+            .collect()
+    }
+
+    fn record(&self) -> Vec<(String, f32)> {
+        tags::losses(self)
+            .into_iter()
+            .chain(tags::probabilities(self))
+            .chain([(tags::MODE_SEEKING_RATIO, self.mode_seeking_ratio)])
+            .map(|(tag, v)| (tag.to_string(), v))
+            .collect()
+    }
+
+    fn losses(&self) -> Vec<(String, f32)> {
+        tags::losses(self)
+            .into_iter()
+            .map(|(tag, v)| (tag.to_string(), v))
+            .collect()
+    }
+
+    fn line(&self) -> String {
+        format!(
+            "loss_g {:.3} loss_d {:.3} p_real_right {:.3} p_real_wrong {:.3} p_fake {:.3}",
+            self.loss_g, self.loss_d, self.p_real_right, self.p_real_wrong, self.p_fake
+        )
+    }
+}
+
+impl<D: ModelDevice> Trainee<D> for Gan<D> {
+    type Stats = StepStats;
+
+    fn build(dev: D, cfg: &Config) -> Self {
+        Gan::on(dev, cfg)
+    }
+
+    fn config(&self) -> &Config {
+        &self.cfg
+    }
+
+    fn train_step(&mut self, data: &mut Dataset, step: u64) -> StepStats {
+        Gan::train_step(self, data, step)
+    }
+
+    fn sampler(&mut self) -> &mut dyn Sampler {
+        Gan::sampler(self)
+    }
+
+    fn last_batch(&self) -> &Batch {
+        &self.batch
+    }
+
+    fn weights(&self) -> Vec<(&'static str, Vec<Param>)> {
+        vec![
+            ("generator", params::params(&self.g)),
+            ("discriminator", self.d.params()),
+        ]
+    }
+
+    fn extra_images(&mut self, _: &[f32]) -> Vec<(String, Grid)> {
+        Vec::new()
+    }
+
+    fn write_state(&self, dir: &Path) -> Result<Vec<PathBuf>, CheckpointError> {
+        checkpoint::write_gan(dir, self)
+    }
+
+    fn read_state(&mut self, dir: &Path, state: &State) -> Result<(), CheckpointError> {
+        checkpoint::read_gan(dir, self, state)
+    }
+
+    fn adam_steps(&self) -> (u64, u64) {
+        (self.opt_g.t, self.opt_d.t)
     }
 }

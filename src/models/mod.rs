@@ -6,6 +6,7 @@
 
 pub mod discriminator;
 pub mod generator;
+pub mod lapgan;
 
 pub use discriminator::{Activation, DNorm, Discriminator, DiscriminatorSpec};
 pub use generator::Generator;

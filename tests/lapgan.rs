@@ -1,0 +1,283 @@
+//! LAPGAN (`--preset lapgan`): the shapes of every level, coarse-to-fine generation, and a
+//! LAPGAN run through the same harness as the GAN-CLS presets: per-level tags and samples,
+//! checkpoints, bit-identical resume, `cgan eval` and `cgan generate`, and its config errors.
+
+mod common;
+
+use cgan::checkpoint::{self, GeneratorArchitecture};
+use cgan::config::{Config, ModelKind, Preset};
+use cgan::data::{load_mnist, Dataset};
+use cgan::device::Kernels;
+use cgan::evaluate;
+use cgan::gan::lapgan::Lapgan;
+use cgan::gan::Gan;
+use cgan::generate::{generate, Layout};
+use cgan::models::lapgan::{PyramidD, PyramidG, SIDES};
+use cgan::models::{one_hot, sample_noise, NoiseKind, OutputActivation};
+use cgan::ops::pyramid::{downsample, upsample, Planes};
+use cgan::tags;
+use cgan::train::{self, Lines, Target};
+use cgan::trainee::Trainee;
+use common::Kind;
+use dfdx::prelude::*;
+use rand::{rngs::StdRng, SeedableRng};
+use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
+
+fn root() -> &'static Path {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+}
+
+fn scratch(tag: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("cgan-lapgan-{tag}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    dir
+}
+
+fn small(steps: u64) -> Config {
+    Config {
+        steps,
+        batch_size: 8,
+        summary_every: 2,
+        checkpoint_every: 2,
+        keep_checkpoints: 5,
+        sample_rows: 2,
+        eval_every: 2,
+        eval_samples: 200,
+        data_dir: root().join("data/mnist"),
+        judge_dir: root().join("runs/judge"),
+        ..Preset::Lapgan.config()
+    }
+}
+
+/// A 4-step LAPGAN run with evaluations at 2 and 4, shared by the tests that read it.
+fn tiny_run() -> &'static PathBuf {
+    static RUN: OnceLock<PathBuf> = OnceLock::new();
+    RUN.get_or_init(|| {
+        let dir = scratch("tiny");
+        train::train(small(4), Target::New(dir.clone()), &mut Lines).expect("a LAPGAN run trains");
+        dir
+    })
+}
+
+fn shape(t: &Planes<Cpu>) -> [usize; 4] {
+    let (n, c, h, w) = *t.shape();
+    [n, c, h, w]
+}
+
+#[test]
+fn every_level_has_its_shapes_and_generation_runs_coarse_to_fine() {
+    let dev = Cpu::seed_from_u64(3);
+    let g = PyramidG::<f32, Cpu>::build(&dev);
+    let d = PyramidD::<f32, Cpu>::build(&dev);
+    let mut rng = StdRng::seed_from_u64(1);
+    for n in [1, 5] {
+        let labels: Vec<u8> = (0..n as u8).map(|i| i % 10).collect();
+        let c = one_hot(&dev, &labels);
+        let z = sample_noise(&dev, n, NoiseKind::Uniform, &mut rng);
+        let [i7, i14, i28] = g.levels(z.clone(), c.clone(), OutputActivation::Tanh, Kernels::Auto);
+        assert_eq!(shape(&i7), [n, 1, 7, 7]);
+        assert_eq!(shape(&i14), [n, 1, 14, 14]);
+        assert_eq!(shape(&i28), [n, 1, 28, 28]);
+        // Each finer level is the upsampled coarser image plus that level's residual.
+        let l14 = upsample(i7.clone());
+        let h14 = g.level14.forward(l14.clone(), c.clone(), z.clone(), Kernels::Auto);
+        assert_eq!(shape(&h14), [n, 1, 14, 14]);
+        let rebuilt = (l14.clone() + h14.clone()).as_vec();
+        assert_eq!(i14.as_vec(), rebuilt);
+        let l28 = upsample(i14.clone());
+        let h28 = g.level28.forward(l28.clone(), c.clone(), z.clone(), Kernels::Auto);
+        assert_eq!(shape(&h28), [n, 1, 28, 28]);
+        let want: Vec<f32> = (l28.clone() + h28.clone())
+            .as_vec()
+            .into_iter()
+            .map(|v| v.clamp(-1.0, 1.0))
+            .collect();
+        assert_eq!(i28.as_vec(), want);
+        assert!(i7.as_vec().iter().all(|v| v.abs() <= 1.0), "tanh range at level 7");
+        // Every D gives one logit per image.
+        assert_eq!(d.level7.forward(i7, c.clone(), Kernels::Auto).shape().0, n);
+        let logit14 = d.level14.forward(h14, l14, c.clone(), Kernels::Auto);
+        let logit28 = d.level28.forward(h28, l28, c, Kernels::Auto);
+        assert_eq!((logit14.shape().0, logit28.shape().0), (n, n));
+        assert!(logit28.as_vec().iter().all(|v| v.is_finite()));
+    }
+}
+
+#[test]
+#[should_panic(expected = "LAPGAN level 14: l is 1x28x28, expected 1x14x14")]
+fn a_level_refuses_an_image_of_another_level() {
+    let dev = Cpu::default();
+    let g = PyramidG::<f32, Cpu>::build(&dev);
+    let l: Planes<Cpu> = dev.zeros_like(&(2usize, 1usize, 28usize, 28usize));
+    let z = sample_noise(&dev, 2, NoiseKind::Uniform, &mut StdRng::seed_from_u64(0));
+    g.level14.forward(l, one_hot(&dev, &[1, 2]), z, Kernels::Auto);
+}
+
+#[test]
+fn every_level_learns_from_its_own_real_images_and_residuals() {
+    // The real pyramid rebuilds the batch: what levels 7, 14 and 28 learn adds up to it.
+    let cfg = small(1);
+    let m = load_mnist(&cfg.data_dir, cfg.output_activation.range()).unwrap();
+    let mut data = Dataset::new(m.test, cfg.batch_size, cfg.seed).unwrap();
+    let mut lapgan = Lapgan::build(Cpu::default(), &cfg);
+    let before = lapgan.g.clone();
+    let stats = lapgan.train_step(&mut data, 0);
+    let dev = Cpu::default();
+    let i28: Planes<Cpu> = dev.tensor_from_vec(lapgan.last_batch().images.clone(), (8usize, 1usize, 28usize, 28usize));
+    let i14 = downsample(i28.clone());
+    let i7 = downsample(i14.clone());
+    let back = upsample(upsample(i7.clone()) + (i14.clone() - upsample(i7))) + (i28.clone() - upsample(i14));
+    let err = (back - i28).as_vec().into_iter().fold(0.0f32, |m, v| m.max(v.abs()));
+    assert!(err < 1e-6, "{err}");
+    // One step moves every level's G, and every level reports finite numbers.
+    for (name, moved) in [
+        (
+            "level7",
+            before.level7.out.weight.as_vec() != lapgan.g.level7.out.weight.as_vec(),
+        ),
+        (
+            "level14",
+            before.level14.out.weight.as_vec() != lapgan.g.level14.out.weight.as_vec(),
+        ),
+        (
+            "level28",
+            before.level28.out.weight.as_vec() != lapgan.g.level28.out.weight.as_vec(),
+        ),
+    ] {
+        assert!(moved, "{name}'s G did not move");
+    }
+    for l in stats.levels {
+        assert!(l.loss_g.is_finite() && l.loss_d.is_finite());
+        for p in [l.p_real, l.p_real_wrong, l.p_fake] {
+            assert!((0.0..=1.0).contains(&p), "{p}");
+        }
+    }
+}
+
+#[test]
+fn a_lapgan_run_logs_every_level_and_the_final_samples() {
+    let run = tiny_run();
+    let tags = common::tags(run);
+    let kind = |t: &str| tags.get(t).map(|(k, steps)| (*k, steps.clone()));
+    for side in SIDES {
+        for tag in [
+            tags::level_loss_g(side),
+            tags::level_loss_d(side),
+            tags::level_p_real(side),
+            tags::level_p_real_wrong(side),
+            tags::level_p_fake(side),
+        ] {
+            assert_eq!(kind(&tag), Some((Kind::Scalar, vec![2, 4])), "{tag}");
+        }
+    }
+    for tag in [
+        tags::samples_level(7),
+        tags::samples_level(14),
+        tags::SAMPLES_ALL.to_string(),
+    ] {
+        assert_eq!(kind(&tag), Some((Kind::Image, vec![2, 4])), "{tag}");
+    }
+    assert_eq!(kind(tags::CONDITIONAL_ACCURACY).map(|k| k.1), Some(vec![2, 4]));
+    // The GAN-CLS tags are not faked for a model that has no such terms.
+    for tag in [tags::LOSS_G, tags::P_REAL_RIGHT, tags::D_REAL_WRONG] {
+        assert!(!tags.contains_key(tag), "{tag}");
+    }
+    let ck = checkpoint::find(run, Some(4)).unwrap();
+    let (_, how) = checkpoint::load_generator(&ck).unwrap();
+    assert_eq!(how.architecture, GeneratorArchitecture::Lapgan);
+    let summary = cgan::history::read_summary(run).unwrap();
+    assert!(summary.last[&tags::level_loss_g(28)].is_some());
+}
+
+#[test]
+fn cgan_eval_and_generate_work_on_a_lapgan_run() {
+    let run = tiny_run();
+    let history = std::fs::read_to_string(run.join(train::EVAL_HISTORY)).unwrap();
+    let logged: serde_json::Value = serde_json::from_str(history.lines().last().unwrap()).unwrap();
+    let scored = evaluate::evaluate(&evaluate::Request {
+        run: Some(run.clone()),
+        ..Default::default()
+    })
+    .unwrap();
+    assert_eq!(scored.step, Some(4));
+    assert_eq!(
+        serde_json::to_value(&scored.metrics).unwrap()["frechet_distance"],
+        logged["frechet_distance"],
+        "cgan eval gives what training logged"
+    );
+    let (mut g, how, _) = evaluate::load_generator(run, None).unwrap();
+    let a = generate(g.as_mut(), &how, Layout::Digit(7), 3, 1);
+    assert_eq!((a.width, a.height), (10 * 30 + 2, 3 * 30 + 2));
+    assert_eq!(a, generate(g.as_mut(), &how, Layout::Digit(7), 3, 1), "seeded");
+    assert_ne!(a, generate(g.as_mut(), &how, Layout::Digit(7), 3, 2));
+}
+
+#[test]
+fn a_resumed_lapgan_run_has_the_weights_of_an_uninterrupted_one() {
+    let (a, b) = (scratch("straight"), scratch("resumed"));
+    let quick = |steps| Config {
+        eval_every: 0,
+        ..small(steps)
+    };
+    train::train(quick(4), Target::New(a.clone()), &mut Lines).unwrap();
+    train::train(quick(2), Target::New(b.clone()), &mut Lines).unwrap();
+    let report = train::train(quick(4), Target::Resume(b.clone()), &mut Lines).unwrap();
+    assert_eq!(report.start_step, 2);
+    for file in ["g.safetensors", "d.safetensors", "optim.safetensors"] {
+        let read = |dir: &Path| std::fs::read(dir.join("checkpoints/step-00000004").join(file)).unwrap();
+        assert_eq!(read(&a), read(&b), "{file}");
+    }
+    // A GAN-CLS config cannot take a LAPGAN checkpoint: the manifest names the difference.
+    let ck = checkpoint::find(&a, Some(4)).unwrap();
+    let gan_cfg = Config {
+        model: ModelKind::GanCls,
+        ..Config::default()
+    };
+    let err = checkpoint::load(&ck, &mut Gan::new(&gan_cfg)).unwrap_err().to_string();
+    assert!(err.contains("architecture = \"lapgan\""), "{err}");
+    let _ = [a, b].map(std::fs::remove_dir_all);
+}
+
+#[test]
+fn gan_cls_settings_are_refused_for_lapgan_with_the_fix() {
+    for (key, cfg) in [
+        (
+            "mode_seeking",
+            Config {
+                mode_seeking: 1.0,
+                ..small(2)
+            },
+        ),
+        (
+            "g_ema",
+            Config {
+                g_ema: 0.999,
+                ..small(2)
+            },
+        ),
+        (
+            "spectral_norm",
+            Config {
+                spectral_norm: true,
+                ..small(2)
+            },
+        ),
+        ("k_steps", Config { k_steps: 2, ..small(2) }),
+    ] {
+        let err = cfg.validate().unwrap_err().to_string();
+        assert!(
+            err.contains(key) && err.contains("lapgan") && err.contains("--preset lapgan"),
+            "{err}"
+        );
+    }
+    assert!(small(2).validate().is_ok());
+    // The default preset's regularisers are what `--preset lapgan` turns off.
+    let err = Config {
+        model: ModelKind::Lapgan,
+        ..Config::default()
+    }
+    .validate()
+    .unwrap_err();
+    assert!(err.to_string().contains("does not apply"), "{err}");
+}
