@@ -4,6 +4,7 @@ Usage: check_tensorboard.py RUN_DIR EXPECTED_STEPS...   (the summary steps, in o
 Exits non-zero with one line per failed expectation.
 """
 import io
+import os
 import struct
 import sys
 import zlib
@@ -15,6 +16,11 @@ SCALARS = [
     "probabilities/p_real_right", "probabilities/p_real_wrong", "probabilities/p_fake", "perf/steps_per_second",
 ]
 IMAGES = ["samples/all", "real/batch"] + [f"samples/digit_{d}" for d in range(10)]
+# A LAPGAN run (`model = "lapgan"` in its config.toml): every level's curves and samples.
+LAPGAN_SCALARS = [f"loss/level_{s}/{n}" for s in (7, 14, 28) for n in ("generator", "discriminator")] + [
+    f"probabilities/level_{s}/{p}" for s in (7, 14, 28) for p in ("p_real", "p_real_wrong", "p_fake")
+] + ["perf/steps_per_second"]
+LAPGAN_IMAGES = IMAGES + ["samples/level_7", "samples/level_14"]
 EVAL = ["eval/conditional_accuracy", "eval/mnist_score", "eval/frechet_distance", "eval/frechet_distance_real_floor",
         "eval/diversity_ratio", "eval/collapse_alarm"] + [f"eval/conditional_accuracy_digit_{d}" for d in range(10)]
 
@@ -39,11 +45,14 @@ def decode_png(data):
 
 def main():
     run, steps = sys.argv[1], [int(s) for s in sys.argv[2:]]
+    with open(os.path.join(run, "config.toml")) as f:
+        lapgan = 'model = "lapgan"' in f.read()
+    scalars, images = (LAPGAN_SCALARS, LAPGAN_IMAGES) if lapgan else (SCALARS, IMAGES)
     acc = ea.EventAccumulator(run, size_guidance={ea.SCALARS: 0, ea.IMAGES: 0, ea.TENSORS: 0, ea.HISTOGRAMS: 0})
     acc.Reload()
     tags = acc.Tags()
     errors = []
-    for tag in SCALARS:
+    for tag in scalars:
         if tag not in tags["scalars"]:
             errors.append(f"missing scalar {tag}")
             continue
@@ -55,7 +64,7 @@ def main():
             errors.append(f"missing eval scalar {tag}")
         elif [e.step for e in acc.Scalars(tag)] != steps:
             errors.append(f"{tag}: steps {[e.step for e in acc.Scalars(tag)]}, expected {steps}")
-    for tag in IMAGES:
+    for tag in images:
         if tag not in tags["images"]:
             errors.append(f"missing image {tag}")
             continue
@@ -84,7 +93,7 @@ def main():
         print(f"check_tensorboard: {run}: {line}")
     if errors:
         sys.exit(1)
-    print(f"check_tensorboard: {run}: {len(SCALARS) + len(EVAL)} scalars, {len(IMAGES)} images, config text, "
+    print(f"check_tensorboard: {run}: {len(scalars) + len(EVAL)} scalars, {len(images)} images, config text, "
           f"{len(tags['histograms'])} histograms; steps {steps}: ok")
 
 

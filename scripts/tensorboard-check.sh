@@ -20,6 +20,11 @@ rm -rf "$run/checkpoints/step-00000006"
 ./target/release/cgan train --resume "$run" --steps 8 "${common[@]}" >/dev/null
 "$py" scripts/check_tensorboard.py "$run" 2 4 6 8
 rm -rf "$(dirname "$run")"
+# A LAPGAN run: every level's curves and samples.
+run="$(mktemp -d)/lapgan"
+./target/release/cgan train --preset lapgan --steps 4 --seed 3 --run-dir "$run" "${common[@]}" >/dev/null
+"$py" scripts/check_tensorboard.py "$run" 2 4
+rm -rf "$(dirname "$run")"
 # A sweep of 4 tiny runs: the HPARAMS and CUSTOM SCALARS dashboards of a real TensorBoard
 # server compare them, and agree with each run's summary.json.
 sweep_dir="$(mktemp -d)"

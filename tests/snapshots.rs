@@ -5,7 +5,8 @@
 mod common;
 
 use cgan::cli::Cli;
-use cgan::config::{Config, Preset};
+use cgan::config::{Config, ModelKind, Preset};
+use cgan::models::lapgan::{PyramidD, PyramidG};
 use cgan::models::{Discriminator, Generator};
 use cgan::params;
 use cgan::train::{self, Lines, Target};
@@ -36,13 +37,26 @@ fn help_of_every_subcommand() {
 fn model_summary() {
     let dev = Cpu::default();
     let mut text = params::summary(
-        "Generator (every preset)",
+        "Generator (every GAN-CLS preset)",
         &params::params(&Generator::<f32, Cpu>::build(&dev)),
     );
     for preset in Preset::ALL {
         let cfg = preset.config();
-        let d = Discriminator::new(&dev, cfg.discriminator(), &mut StdRng::seed_from_u64(0));
-        text += &params::summary(&format!("Discriminator ({})", preset.name()), &d.params());
+        text += &match cfg.model {
+            ModelKind::GanCls => {
+                let d = Discriminator::new(&dev, cfg.discriminator(), &mut StdRng::seed_from_u64(0));
+                params::summary(&format!("Discriminator ({})", preset.name()), &d.params())
+            }
+            ModelKind::Lapgan => {
+                params::summary(
+                    &format!("Generators, levels 7, 14, 28 ({})", preset.name()),
+                    &params::params(&PyramidG::<f32, Cpu>::build(&dev)),
+                ) + &params::summary(
+                    &format!("Discriminators, levels 7, 14, 28 ({})", preset.name()),
+                    &params::params(&PyramidD::<f32, Cpu>::build(&dev)),
+                )
+            }
+        };
     }
     assert!(text.contains("trainable parameters: 335913") && text.contains("trainable parameters: 99089"));
     settings().bind(|| insta::assert_snapshot!("model_summary", text));
@@ -55,10 +69,10 @@ fn config_of_every_preset() {
     }
 }
 
-#[test]
-fn tensorboard_tags_of_a_short_run() {
+/// Every tag a 4-step run of `preset` writes, with its kind and steps.
+fn tags_of_a_short_run(preset: Preset) -> String {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-    let dir = std::env::temp_dir().join(format!("cgan-snap-{}", std::process::id()));
+    let dir = std::env::temp_dir().join(format!("cgan-snap-{}-{}", preset.name(), std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     let cfg = Config {
         steps: 4,
@@ -70,12 +84,25 @@ fn tensorboard_tags_of_a_short_run() {
         eval_samples: 200,
         data_dir: root.join("data/mnist"),
         judge_dir: root.join("runs/judge"),
-        ..Config::default()
+        ..preset.config()
     };
     train::train(cfg, Target::New(dir.clone()), &mut Lines).unwrap();
-    let listing: String = common::tags(&dir)
+    let listing = common::tags(&dir)
         .iter()
         .map(|(tag, (kind, steps))| format!("{tag} {kind:?} {steps:?}\n"))
         .collect();
+    let _ = std::fs::remove_dir_all(&dir);
+    listing
+}
+
+#[test]
+fn tensorboard_tags_of_a_short_run() {
+    let listing = tags_of_a_short_run(Preset::default());
     settings().bind(|| insta::assert_snapshot!("tensorboard_tags", listing));
+}
+
+#[test]
+fn tensorboard_tags_of_a_short_lapgan_run() {
+    let listing = tags_of_a_short_run(Preset::Lapgan);
+    settings().bind(|| insta::assert_snapshot!("tensorboard_tags_lapgan", listing));
 }
