@@ -74,8 +74,9 @@ pub enum ModelKind {
     /// The article's G and the matching-aware D (GAN-CLS), in the variant the D keys pick.
     #[default]
     GanCls,
-    /// LAPGAN: its own networks per level (the D keys, the GAN-CLS losses and
-    /// regularisers do not apply).
+    /// LAPGAN: its own networks per level. `d_loss` weighs every level's D terms,
+    /// `mode_seeking` acts on the 7 x 7 level; the D keys and the other GAN-CLS
+    /// regularisers do not apply.
     Lapgan,
 }
 
@@ -145,8 +146,9 @@ pub struct Config {
     pub g_ema: f64,
     /// D's learning rate is `lr * lr_d_scale` (two time-scale update rule; 1: the same).
     pub lr_d_scale: f64,
-    /// Weight of the mode-seeking term in G's loss (Mao et al. 2019; 0: off): half of G's
-    /// batch repeats the other half's labels with fresh noise, and G's loss gains
+    /// Weight of the mode-seeking term in G's loss (Mao et al. 2019; 0: off; LAPGAN: on
+    /// its 7 x 7 level): half of G's batch repeats the other half's labels with fresh
+    /// noise, and G's loss gains
     /// `mode_seeking / (ratio + MS_EPS)`, `ratio` = mean |G(z1, c) - G(z2, c)| / mean |z1 - z2|.
     pub mode_seeking: f64,
     /// The mode-seeking term stops paying above this ratio (real digits score ~0.42 with
@@ -431,7 +433,6 @@ impl Config {
                 ("k_steps", self.k_steps != 1),
                 ("gan_int", self.gan_int > 0.0),
                 ("g_ema", self.g_ema > 0.0),
-                ("mode_seeking", self.mode_seeking > 0.0),
                 ("minibatch_std", self.minibatch_std),
                 ("spectral_norm", self.spectral_norm),
                 ("projection", self.projection),

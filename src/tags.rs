@@ -136,3 +136,14 @@ pub fn level_p_fake(side: usize) -> String {
 pub fn samples_level(side: usize) -> String {
     format!("samples/level_{side}")
 }
+
+/// `loss/level_<side>/mode_seeking`: the mode-seeking term in a LAPGAN level's G loss
+/// (level 7, only when `mode_seeking` is on).
+pub fn level_mode_seeking(side: usize) -> String {
+    format!("loss/level_{side}/mode_seeking")
+}
+
+/// `loss/level_<side>/mode_seeking_ratio`: its ratio of image to noise distances.
+pub fn level_mode_seeking_ratio(side: usize) -> String {
+    format!("loss/level_{side}/mode_seeking_ratio")
+}

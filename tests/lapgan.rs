@@ -17,7 +17,7 @@ use cgan::models::{one_hot, sample_noise, NoiseKind, OutputActivation};
 use cgan::ops::pyramid::{downsample, upsample, Planes};
 use cgan::tags;
 use cgan::train::{self, Lines, Target};
-use cgan::trainee::Trainee;
+use cgan::trainee::{StepReport, Trainee};
 use common::Kind;
 use dfdx::prelude::*;
 use rand::{rngs::StdRng, SeedableRng};
@@ -243,9 +243,9 @@ fn a_resumed_lapgan_run_has_the_weights_of_an_uninterrupted_one() {
 fn gan_cls_settings_are_refused_for_lapgan_with_the_fix() {
     for (key, cfg) in [
         (
-            "mode_seeking",
+            "gan_int",
             Config {
-                mode_seeking: 1.0,
+                gan_int: 0.5,
                 ..small(2)
             },
         ),
@@ -280,4 +280,36 @@ fn gan_cls_settings_are_refused_for_lapgan_with_the_fix() {
     .validate()
     .unwrap_err();
     assert!(err.to_string().contains("does not apply"), "{err}");
+}
+
+#[test]
+fn mode_seeking_acts_on_the_coarsest_level_and_is_logged_there() {
+    let cfg = Config {
+        mode_seeking: 1.0,
+        ..small(1)
+    };
+    let m = load_mnist(&cfg.data_dir, cfg.output_activation.range()).unwrap();
+    let run = |cfg: &Config| {
+        let mut data = Dataset::new(m.test.clone(), cfg.batch_size, cfg.seed).unwrap();
+        let mut lapgan = Lapgan::build(Cpu::default(), cfg);
+        let stats = lapgan.train_step(&mut data, 0);
+        (stats, lapgan.g)
+    };
+    let (on, g_on) = run(&cfg);
+    let (off, g_off) = run(&small(1));
+    let coarse = on.levels[0];
+    assert!(
+        coarse.mode_seeking > 0.0 && coarse.mode_seeking_ratio > 0.0,
+        "{coarse:?}"
+    );
+    assert_eq!(
+        (off.levels[0].mode_seeking, off.levels[0].mode_seeking_ratio),
+        (0.0, 0.0)
+    );
+    // Only level 7's G feels it: the finer levels train exactly as without it.
+    assert_ne!(g_on.level7.fc1.weight.as_vec(), g_off.level7.fc1.weight.as_vec());
+    assert_eq!(g_on.level28.conv1.weight.as_vec(), g_off.level28.conv1.weight.as_vec());
+    let names: Vec<String> = on.scalars(&cfg).into_iter().map(|(t, _)| t).collect();
+    assert!(names.contains(&tags::level_mode_seeking(7)) && names.contains(&tags::level_mode_seeking_ratio(7)));
+    assert!(!off.scalars(&small(1)).iter().any(|(t, _)| t.contains("mode_seeking")));
 }

@@ -8,14 +8,15 @@
 //! another (each level's inputs are data), so updating the three at once, with one Adam
 //! per side whose moments are per tensor, is the same as training them one by one.
 
-use super::mean_sigmoid;
+use super::{losses, mean_sigmoid};
 use crate::checkpoint::{self, CheckpointError, State};
 use crate::config::{Config, DLoss};
 use crate::data::{Batch, Dataset};
 use crate::device::{Kernels, ModelDevice};
 use crate::grid::{tile, Grid};
-use crate::models::lapgan::{PyramidD, PyramidG, SIDES};
-use crate::models::{one_hot, sample_noise, Condition, Logits, Noise, IMAGE_SIDE};
+use crate::models::lapgan::{PyramidD, PyramidG, COARSE_SIDE, SIDES};
+use crate::models::{one_hot, sample_noise, Condition, Logits, Noise, IMAGE_SIDE, NOISE_DIM};
+use crate::ops::composite::regularisers::mode_seeking_rows;
 use crate::ops::pyramid::{downsample, upsample, Planes};
 use crate::optim::Adam;
 use crate::params::{self, Param};
@@ -42,6 +43,10 @@ pub struct LevelStats {
     pub p_real_wrong: f32,
     /// D's mean probability on the generated ones.
     pub p_fake: f32,
+    /// The mode-seeking term in G's loss (level 7 with `mode_seeking` on; else 0).
+    pub mode_seeking: f32,
+    /// Its ratio of image to noise distances.
+    pub mode_seeking_ratio: f32,
 }
 
 /// What one step measured, per level (coarse to fine: [`SIDES`]).
@@ -52,8 +57,14 @@ pub struct LapganStats {
 }
 
 impl StepReport for LapganStats {
-    fn scalars(&self, _: &Config) -> Vec<(String, f32)> {
-        self.record()
+    fn scalars(&self, cfg: &Config) -> Vec<(String, f32)> {
+        let mut out = self.record();
+        if cfg.mode_seeking > 0.0 {
+            let coarse = &self.levels[0];
+            out.push((tags::level_mode_seeking(SIDES[0]), coarse.mode_seeking));
+            out.push((tags::level_mode_seeking_ratio(SIDES[0]), coarse.mode_seeking_ratio));
+        }
+        out
     }
 
     fn record(&self) -> Vec<(String, f32)> {
@@ -76,7 +87,13 @@ impl StepReport for LapganStats {
         SIDES
             .iter()
             .zip(&self.levels)
-            .flat_map(|(&s, l)| [(tags::level_loss_g(s), l.loss_g), (tags::level_loss_d(s), l.loss_d)])
+            .flat_map(|(&s, l)| {
+                [
+                    (tags::level_loss_g(s), l.loss_g),
+                    (tags::level_loss_d(s), l.loss_d),
+                    (tags::level_mode_seeking(s), l.mode_seeking),
+                ]
+            })
             .collect()
     }
 
@@ -222,8 +239,9 @@ impl<D: ModelDevice> Lapgan<D> {
         out
     }
 
-    /// One update of every level's G; returns G's loss per level.
-    fn g_step(&mut self, step: u64, real: &RealPyramid<D>, c: &Condition<D>) -> [f32; 3] {
+    /// One update of every level's G; returns G's loss per level and level 7's
+    /// mode-seeking term and ratio.
+    fn g_step(&mut self, step: u64, real: &RealPyramid<D>, c: &Condition<D>) -> ([f32; 3], f32, f32) {
         let (k, act) = (self.kernels, self.cfg.output_activation);
         let mut rng = stream_rng(self.cfg.seed, Stream::Step, rng::g_step(step));
         let [z7, z14, z28] = self.noise(&mut rng);
@@ -231,9 +249,33 @@ impl<D: ModelDevice> Lapgan<D> {
         self.g.zero_grads(&mut grads);
         let (g, d) = (&self.g, &self.d);
         let own = |z: Noise<D>| z.retaped::<OwnedTape<f32, D>>();
+        let ms_weight = self.cfg.mode_seeking as f32;
+        // The coarsest level decides what a sample is, so it is where noise can be ignored
+        // (the article's open problem); with `mode_seeking` on, its pairs (i, i + n/2)
+        // share a label and differ in noise, as in the GAN-CLS step.
+        let c7 = if ms_weight > 0.0 {
+            let mut labels = self.batch.labels.clone();
+            let half = labels.len() / 2;
+            labels.copy_within(..half, half);
+            one_hot(&self.dev, &labels)
+        } else {
+            c.clone()
+        };
+        let z_distance = losses::pair_distance(&z7.as_vec(), NOISE_DIM);
+        let fake7 = g.level7.forward(z7.traced(grads), c7.clone(), act);
+        let (ms, ms_value, ratio) = if ms_weight > 0.0 {
+            let n = fake7.shape().0;
+            let flat = fake7
+                .retaped::<OwnedTape<f32, D>>()
+                .reshape_like(&(n, COARSE_SIDE * COARSE_SIDE));
+            let (term, ratio) = mode_seeking_rows(flat, z_distance, ms_weight, self.cfg.mode_seeking_cap as f32);
+            let value = term.array();
+            (Some(term), value, ratio)
+        } else {
+            (None, 0.0, 0.0)
+        };
         let logits = [
-            d.level7
-                .forward(g.level7.forward(z7.traced(grads), c.clone(), act), c.clone(), k),
+            d.level7.forward(fake7, c7, k),
             d.level14.forward(
                 g.level14.forward(real.l14.clone(), c.clone(), own(z14), k),
                 real.l14.clone(),
@@ -248,7 +290,7 @@ impl<D: ModelDevice> Lapgan<D> {
             ),
         ];
         let mut out = [0.0; 3];
-        let mut total = None;
+        let mut total = ms;
         for (o, l) in out.iter_mut().zip(logits) {
             let loss = bce(l, self.ones.clone());
             *o = loss.array();
@@ -264,7 +306,7 @@ impl<D: ModelDevice> Lapgan<D> {
                 .expect("device memory for G's update");
             self.grads_g = Some(grads);
         }
-        out
+        (out, ms_value, ratio)
     }
 }
 
@@ -304,7 +346,7 @@ impl<D: ModelDevice> Trainee<D> for Lapgan<D> {
         let c = one_hot(&self.dev, &self.batch.labels);
         let wrong = one_hot(&self.dev, &self.batch.wrong_labels);
         let d = self.d_step(step, &real, &c, &wrong);
-        let g = self.g_step(step, &real, &c);
+        let (g, mode_seeking, mode_seeking_ratio) = self.g_step(step, &real, &c);
         let mut stats = LapganStats::default();
         for ((s, (loss_d, p_real, p_real_wrong, p_fake)), loss_g) in stats.levels.iter_mut().zip(d).zip(g) {
             *s = LevelStats {
@@ -313,8 +355,11 @@ impl<D: ModelDevice> Trainee<D> for Lapgan<D> {
                 p_real,
                 p_real_wrong,
                 p_fake,
+                ..Default::default()
             };
         }
+        stats.levels[0].mode_seeking = mode_seeking;
+        stats.levels[0].mode_seeking_ratio = mode_seeking_ratio;
         stats
     }
 

@@ -51,7 +51,6 @@ pub fn spectral_normalize<XS: Shape, S: Shape, D: Device<f32>, T: Tape<f32, D>>(
 
 /// MSGAN's term `weight / (min(ratio, cap) + MS_EPS)` on a batch whose second half repeats
 /// the first half's conditions, with its ratio (see [`crate::gan::losses::mode_seeking`]).
-/// The halves are gathered, not sliced: dfdx 0.13's slice backward overwrites gradients.
 pub fn mode_seeking<D: Device<f32>, T: Tape<f32, D>>(
     images: Images<D, T>,
     z_distance: f32,
@@ -59,14 +58,25 @@ pub fn mode_seeking<D: Device<f32>, T: Tape<f32, D>>(
     cap: f32,
 ) -> (Tensor<(), f32, D, T>, f32) {
     let n = images.shape().0;
+    mode_seeking_rows(images.reshape_like(&(n, PIXELS)), z_distance, weight, cap)
+}
+
+/// [`mode_seeking`] on images of any size, one per row of `flat` (LAPGAN's 7 x 7 level).
+/// The halves are gathered, not sliced: dfdx 0.13's slice backward overwrites gradients.
+pub fn mode_seeking_rows<D: Device<f32>, T: Tape<f32, D>>(
+    flat: Tensor<(usize, usize), f32, D, T>,
+    z_distance: f32,
+    weight: f32,
+    cap: f32,
+) -> (Tensor<(), f32, D, T>, f32) {
+    let (n, pixels) = *flat.shape();
     let half = n / 2;
-    let dev = images.device().clone();
-    let flat = images.reshape_like(&(n, PIXELS));
+    let dev = flat.device().clone();
     let first = dev.tensor_from_vec((0..half).collect(), (half,));
     let second = dev.tensor_from_vec((half..2 * half).collect(), (half,));
     let a = flat.retaped::<T>().gather(first);
     let b = flat.gather(second);
-    let count = (half * PIXELS).max(1) as f32;
+    let count = (half * pixels).max(1) as f32;
     let ratio = (a - b).abs().sum::<(), _>() / (count * z_distance.max(1e-12));
     let value = ratio.as_vec()[0];
     if value < cap {
