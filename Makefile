@@ -35,7 +35,7 @@ test: data lint judge ## fmt, clippy, every test (release build: the ops are slo
 	scripts/tensorboard-check.sh
 
 # Each preset's tiny regression run: snapshots/<stem>.toml against snapshots/<stem>_samples_all.png.
-REGRESS_STEMS ?= regress regress_mode_seeking
+REGRESS_STEMS ?= regress regress_mode_seeking regress_lapgan
 
 regress: data ## retrain each preset's tiny regression run and compare its grid with the golden PNG (updates nothing)
 	@for s in $(REGRESS_STEMS); do \

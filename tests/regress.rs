@@ -1,5 +1,6 @@
 //! Sample-grid regression: the tiny seeded runs of snapshots/regress.toml (the article
-//! preset) and snapshots/regress_mode_seeking.toml (the default) must draw their golden
+//! preset), snapshots/regress_mode_seeking.toml (the default) and snapshots/regress_lapgan.toml
+//! (LAPGAN) must draw their golden
 //! grids (within `regress::DEFAULT_TOLERANCE`), and `cgan regress` must flag a different
 //! grid, write a diff image, and touch no golden file.
 
@@ -59,7 +60,7 @@ fn golden_run() -> &'static PathBuf {
 
 #[rstest]
 fn the_regression_run_of_every_preset_draws_its_golden_grid(
-    #[values(Preset::Article, Preset::ModeSeeking)] preset: Preset,
+    #[values(Preset::Article, Preset::ModeSeeking, Preset::Lapgan)] preset: Preset,
 ) {
     let run = match preset {
         Preset::Article => golden_run().clone(),
