@@ -34,6 +34,11 @@ impl Preset {
     /// Every preset, in the order the README lists them.
     pub const ALL: [Preset; 3] = [Preset::Article, Preset::ModeSeeking, Preset::Lapgan];
 
+    /// The presets of the GAN-CLS model (the article's G and a D variant).
+    pub fn gan_cls() -> impl Iterator<Item = Preset> {
+        Self::ALL.into_iter().filter(|p| p.config().model == ModelKind::GanCls)
+    }
+
     /// The preset's name as the config and `--preset` spell it.
     pub fn name(self) -> &'static str {
         match self {

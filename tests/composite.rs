@@ -364,7 +364,7 @@ fn generator_matches_end_to_end_alone_and_through_d() {
     let labels: Vec<u8> = (0..n).map(|i| (i % 10) as u8).collect();
     let identity: Vec<usize> = (0..n).collect();
     let ds: Vec<(String, Option<Discriminator>)> = std::iter::once(("G alone".to_string(), None))
-        .chain(Preset::ALL.into_iter().map(|p| {
+        .chain(Preset::gan_cls().map(|p| {
             let d = Discriminator::new(
                 &Cpu::seed_from_u64(1),
                 p.config().discriminator(),
@@ -434,7 +434,7 @@ fn train_steps(preset: Preset, kernels: Kernels, steps: u64) -> Vec<[f32; 4]> {
 /// bound is 1e-3 over 4 steps.
 #[test]
 fn training_steps_through_the_composite_path_match_the_fast_path() {
-    for preset in Preset::ALL {
+    for preset in Preset::gan_cls() {
         let fast = train_steps(preset, Kernels::Fast, 4);
         let composite = train_steps(preset, Kernels::Composite, 4);
         for (step, (c, f)) in composite.iter().zip(&fast).enumerate() {

@@ -105,7 +105,7 @@ fn small(preset: Preset) -> (Config, Split) {
 /// Two steps of each preset on the device and on the CPU's fast path: the same losses;
 /// then the device's checkpoint loads onto the CPU with every weight identical.
 fn steps_match_the_cpu<D: ModelDevice>(dev: D) {
-    for preset in Preset::ALL {
+    for preset in Preset::gan_cls() {
         let (cfg, split) = small(preset);
         let mut on_device = Gan::on(dev.clone(), &cfg);
         let mut on_cpu = Gan::new(&Config {

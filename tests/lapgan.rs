@@ -313,3 +313,26 @@ fn mode_seeking_acts_on_the_coarsest_level_and_is_logged_there() {
     assert!(names.contains(&tags::level_mode_seeking(7)) && names.contains(&tags::level_mode_seeking_ratio(7)));
     assert!(!off.scalars(&small(1)).iter().any(|(t, _)| t.contains("mode_seeking")));
 }
+
+/// LAPGAN through the composite ops (what a GPU runs) against the CPU's fast kernels:
+/// four steps of every level, each depending on the weights the previous ones updated.
+#[test]
+fn lapgan_steps_through_the_composite_path_match_the_fast_path() {
+    let cfg = small(4);
+    let m = load_mnist(&cfg.data_dir, cfg.output_activation.range()).unwrap();
+    let steps = |kernels: Kernels| {
+        let cfg = Config { kernels, ..cfg.clone() };
+        let mut data = Dataset::new(m.test.clone(), cfg.batch_size, cfg.seed).unwrap();
+        let mut lapgan = Lapgan::build(Cpu::default(), &cfg);
+        (0..4).map(|s| lapgan.train_step(&mut data, s)).collect::<Vec<_>>()
+    };
+    let (fast, composite) = (steps(Kernels::Fast), steps(Kernels::Composite));
+    for (step, (f, c)) in fast.iter().zip(&composite).enumerate() {
+        for ((tag, a), (_, b)) in f.record().into_iter().zip(c.record()) {
+            assert!(
+                (a - b).abs() <= 1e-3 * b.abs().max(1.0),
+                "step {step} {tag}: fast {a} vs composite {b}"
+            );
+        }
+    }
+}

@@ -10,7 +10,7 @@
 
 use super::{losses, mean_sigmoid};
 use crate::checkpoint::{self, CheckpointError, State};
-use crate::config::{Config, DLoss};
+use crate::config::{Config, DLoss, ModelKind};
 use crate::data::{Batch, Dataset};
 use crate::device::{Kernels, ModelDevice};
 use crate::grid::{tile, Grid};
@@ -314,6 +314,7 @@ impl<D: ModelDevice> Trainee<D> for Lapgan<D> {
     type Stats = LapganStats;
 
     fn build(dev: D, cfg: &Config) -> Self {
+        assert_eq!(cfg.model, ModelKind::Lapgan, "Lapgan needs model = \"lapgan\"; train::train picks the model a config names");
         let seed = stream_rng(cfg.seed, Stream::Init, INIT_WEIGHTS).gen();
         let host = Cpu::seed_from_u64(seed);
         let g = PyramidG::<f32, Cpu>::build(&host).to_device(&dev);

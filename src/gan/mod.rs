@@ -9,7 +9,7 @@ pub mod phases;
 pub use phases::{Phase, PhaseTimes};
 
 use crate::checkpoint::{self, CheckpointError, State};
-use crate::config::{Config, DLoss};
+use crate::config::{Config, DLoss, ModelKind};
 use crate::data::{Batch, Dataset};
 use crate::device::{Kernels, ModelDevice};
 use crate::grid::Grid;
@@ -109,7 +109,12 @@ impl Gan<Cpu> {
 impl<D: ModelDevice> Gan<D> {
     /// Fresh networks on `dev`, initialised from the config's seed. The weights are drawn
     /// on the CPU and copied, so every device starts from the same ones.
+    ///
+    /// # Panics
+    /// If `cfg` is for another model (a programming error: [`crate::train::train`] picks
+    /// the model a config names).
     pub fn on(dev: D, cfg: &Config) -> Self {
+        assert_eq!(cfg.model, ModelKind::GanCls, "Gan is the GAN-CLS model; train::train picks the model a config names");
         let seed = stream_rng(cfg.seed, Stream::Init, INIT_WEIGHTS).gen();
         let host = Cpu::seed_from_u64(seed);
         let g = Generator::<f32, Cpu>::build(&host).to_device(&dev);
