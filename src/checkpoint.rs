@@ -1,5 +1,7 @@
-//! Checkpoints: G, D (safetensors), D's spectral-norm vectors, both optimisers' moments,
-//! the step, and a manifest of the architecture and settings the weights belong to. Each
+//! Checkpoints: G, D (safetensors; LAPGAN's hold every level), D's spectral-norm vectors,
+//! both optimisers' moments, the step, and a manifest of the architecture and settings the
+//! weights belong to. What a model writes is its own ([`Trainee::write_state`]); the
+//! directory, manifest, state and atomic rename are shared. Each
 //! is written into a temporary directory and renamed into place, so a checkpoint on disk
 //! is always complete; the last `keep` are kept. The random state is the step itself (see
 //! `rng`). Generation and evaluation read only `manifest.toml` and `g.safetensors`.

@@ -1,5 +1,5 @@
 //! The networks: the article's generator G(z, c) and the matching-aware discriminator
-//! D(x, c) in its variants. Shapes are the contract (see DESIGN.md): G -> `(n, 28, 28, 1)`,
+//! D(x, c) in its variants, and LAPGAN's pyramid of them ([`lapgan`]). Shapes are the contract (see DESIGN.md): G -> `(n, 28, 28, 1)`,
 //! D -> `(n, 1)` for every preset. The public API is NHWC like the article's TensorFlow
 //! code, NCHW inside (identical memory for one channel, so the conversion is a free
 //! reshape).
