@@ -314,7 +314,11 @@ impl<D: ModelDevice> Trainee<D> for Lapgan<D> {
     type Stats = LapganStats;
 
     fn build(dev: D, cfg: &Config) -> Self {
-        assert_eq!(cfg.model, ModelKind::Lapgan, "Lapgan needs model = \"lapgan\"; train::train picks the model a config names");
+        assert_eq!(
+            cfg.model,
+            ModelKind::Lapgan,
+            "Lapgan needs model = \"lapgan\"; train::train picks the model a config names"
+        );
         let seed = stream_rng(cfg.seed, Stream::Init, INIT_WEIGHTS).gen();
         let host = Cpu::seed_from_u64(seed);
         let g = PyramidG::<f32, Cpu>::build(&host).to_device(&dev);

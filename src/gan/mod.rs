@@ -114,7 +114,11 @@ impl<D: ModelDevice> Gan<D> {
     /// If `cfg` is for another model (a programming error: [`crate::train::train`] picks
     /// the model a config names).
     pub fn on(dev: D, cfg: &Config) -> Self {
-        assert_eq!(cfg.model, ModelKind::GanCls, "Gan is the GAN-CLS model; train::train picks the model a config names");
+        assert_eq!(
+            cfg.model,
+            ModelKind::GanCls,
+            "Gan is the GAN-CLS model; train::train picks the model a config names"
+        );
         let seed = stream_rng(cfg.seed, Stream::Init, INIT_WEIGHTS).gen();
         let host = Cpu::seed_from_u64(seed);
         let g = Generator::<f32, Cpu>::build(&host).to_device(&dev);
