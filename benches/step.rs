@@ -73,6 +73,7 @@ fn main() {
         }
     }
     let cores_busy = (cpu_seconds() - cpu) / wall.elapsed().as_secs_f64();
+    let fastest_ms = times.iter().copied().fold(f64::INFINITY, f64::min);
     let step_ms = median(times);
     let phases: Vec<String> = Phase::ALL
         .iter()
@@ -104,7 +105,7 @@ fn main() {
         }
     }
     println!(
-        "cgan preset={} batch={n} steps={steps} median_ms={step_ms:.2} g_fwd_bwd_median_ms={:.2} threads={} cores_busy={cores_busy:.2}",
+        "cgan preset={} batch={n} steps={steps} median_ms={step_ms:.2} min_ms={fastest_ms:.2} g_fwd_bwd_median_ms={:.2} threads={} cores_busy={cores_busy:.2}",
         preset.name(),
         median(times),
         rayon::current_num_threads()

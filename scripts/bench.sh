@@ -3,6 +3,8 @@
 # ratio means something on a noisy machine: the `article` preset against the reference
 # (../shared/bench/gan_torch.py), the default (`mode-seeking`) against its PyTorch
 # version next to our bench (benches/gan_torch_mode_seeking.py).
+# Then each convolution of the article's G and D alone, forward and backward, cgan
+# (benches/layers.rs) next to PyTorch (benches/conv_layers_torch.py): where the step goes.
 # BATCH (32), STEPS (30), WARM (5), ROUNDS (2); PRESETS (default "article mode-seeking").
 # Needs a Python with torch: BENCH_PYTHON (default /tmp/bench-venv/bin/python).
 set -euo pipefail
@@ -17,7 +19,7 @@ reference() {
     esac
 }
 median_ms() { sed -n 's/.* median_ms=\([0-9.]*\).*/\1/p' | head -1; }
-cargo build --release --bench step --quiet 2>/dev/null || cargo bench --bench step --no-run
+cargo build --release --bench step --bench layers --quiet 2>/dev/null || cargo bench --bench step --bench layers --no-run
 log="$(mktemp)"
 for i in $(seq "$rounds"); do
     for preset in $presets; do
@@ -44,3 +46,8 @@ for preset in $presets; do
               printf "median ratio %s (batch %s, %d pairs): %.2f\n", p, b, NR, m }'
 done
 rm -f "$log"
+echo
+cargo bench --quiet --bench layers -- "$batch" 15 2>/dev/null
+if [ -x "$py" ]; then
+    OMP_NUM_THREADS=2 "$py" "$here/benches/conv_layers_torch.py" "$batch" 15
+fi

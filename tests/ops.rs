@@ -1,7 +1,7 @@
 //! The project's conv and batch-norm ops against naive f64 reference loops: exact small
 //! cases by hand, forward values, and gradients by finite differences.
 
-use cgan::ops::batch_norm::{batch_norm2d, Mode};
+use cgan::ops::batch_norm::{batch_norm2d, relu_batch_norm2d, Mode};
 use cgan::ops::conv::{conv2d, conv_transpose2d};
 use cgan::ops::Img;
 use dfdx::nn::modules::BatchNorm2D;
@@ -399,4 +399,66 @@ fn batch_norm_matches_reference_and_finite_differences(#[case] mode: Mode) {
         assert!((new_m[ch] as f64 - want_m).abs() < 1e-5, "running mean {ch}");
         assert!((new_v[ch] as f64 - want_v).abs() < 1e-5, "running var {ch}");
     }
+}
+
+/// G's fused `relu_batch_norm2d` is exactly `batch_norm2d(x.relu())`: the same outputs,
+/// running statistics and gradients (input, scale, bias) bit for bit, in both modes, on
+/// inputs with about half their values negative (so the ReLU's mask matters).
+#[rstest]
+#[case::train(Mode::Train)]
+#[case::eval(Mode::Eval)]
+fn relu_batch_norm_is_batch_norm_of_relu(#[case] mode: Mode) {
+    const C: usize = 4;
+    let (n, h, w) = (3, 5, 6);
+    let dev: Cpu = Default::default();
+    let mut rng = StdRng::seed_from_u64(11);
+    let xv = random(&mut rng, n * C * h * w);
+    assert!(
+        xv.iter().filter(|v| **v < 0.0).count() > xv.len() / 3,
+        "the input must have negatives"
+    );
+    let mut bn: BatchNorm2D<C, f32, Cpu> = dev.build_module::<dfdx::nn::builders::BatchNorm2D<C>, f32>();
+    bn.scale.copy_from(&random(&mut rng, C));
+    bn.bias.copy_from(&random(&mut rng, C));
+    bn.running_var
+        .copy_from(&random(&mut rng, C).iter().map(|v| v.abs() + 0.5).collect::<Vec<_>>());
+    let mut bn_fused = bn.clone();
+    let r = dev.tensor_from_vec(random(&mut rng, xv.len()), (n, Const::<C>, h, w));
+    let x = dev.tensor_from_vec(xv, (n, Const::<C>, h, w));
+
+    let y = batch_norm2d(x.clone().traced(Gradients::leaky()).relu(), &mut bn, mode);
+    let y_fused = relu_batch_norm2d(x.clone().traced(Gradients::leaky()), &mut bn_fused, mode);
+    let bits = |v: Vec<f32>| v.into_iter().map(f32::to_bits).collect::<Vec<u32>>();
+    assert_eq!(
+        bits(y_fused.retaped::<NoneTape>().as_vec()),
+        bits(y.retaped::<NoneTape>().as_vec()),
+        "outputs"
+    );
+    for (name, a, b) in [
+        ("running mean", &bn_fused.running_mean, &bn.running_mean),
+        ("running var", &bn_fused.running_var, &bn.running_var),
+    ] {
+        assert_eq!(bits(a.as_vec()), bits(b.as_vec()), "{name}");
+    }
+    let g = (y * r.clone()).sum().backward();
+    let g_fused = (y_fused * r).sum().backward();
+    assert_eq!(
+        bits(g_fused.get(&x).as_vec()),
+        bits(g.get(&x).as_vec()),
+        "input gradient"
+    );
+    assert_eq!(
+        bits(g_fused.get(&bn_fused.scale).as_vec()),
+        bits(g.get(&bn.scale).as_vec()),
+        "scale gradient"
+    );
+    assert_eq!(
+        bits(g_fused.get(&bn_fused.bias).as_vec()),
+        bits(g.get(&bn.bias).as_vec()),
+        "bias gradient"
+    );
+    assert!(
+        g_fused.get(&x).as_vec().iter().filter(|v| **v == 0.0).count() > 0,
+        "masked inputs get no gradient"
+    );
 }

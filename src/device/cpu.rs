@@ -62,6 +62,19 @@ impl ModelDevice for Cpu {
         }
     }
 
+    fn relu_batch_norm2d<const C: usize, T: Tape<f32, Self>>(
+        kernels: Kernels,
+        x: Tensor<Img<C>, f32, Self, T>,
+        bn: &mut BatchNorm2D<C, f32, Self>,
+        mode: Mode,
+    ) -> Tensor<Img<C>, f32, Self, T> {
+        if composite(kernels) {
+            composite::batch_norm::batch_norm2d(x.relu(), bn, mode)
+        } else {
+            ops::batch_norm::relu_batch_norm2d(x, bn, mode)
+        }
+    }
+
     fn leaky_relu<S: Shape, T: Tape<f32, Self>>(
         kernels: Kernels,
         x: Tensor<S, f32, Self, T>,

@@ -96,6 +96,16 @@ pub trait ModelDevice: Device<f32> + TensorToArray<(), f32, Array = f32> {
         composite::batch_norm::batch_norm2d(x, bn, mode)
     }
 
+    /// See [`crate::ops::batch_norm::relu_batch_norm2d`].
+    fn relu_batch_norm2d<const C: usize, T: Tape<f32, Self>>(
+        _kernels: Kernels,
+        x: Tensor<Img<C>, f32, Self, T>,
+        bn: &mut BatchNorm2D<C, f32, Self>,
+        mode: Mode,
+    ) -> Tensor<Img<C>, f32, Self, T> {
+        composite::batch_norm::batch_norm2d(x.relu(), bn, mode)
+    }
+
     /// See [`crate::ops::leaky_relu::leaky_relu`].
     fn leaky_relu<S: Shape, T: Tape<f32, Self>>(
         _kernels: Kernels,

@@ -101,10 +101,10 @@ impl<D: ModelDevice> Generator<f32, D> {
             .concat_along(Axis::<1>)
             .realize::<(usize, Const<300>)>();
         let h = self.fc.forward(h).relu().reshape_like(&(n, Const::<8>, 4, 4));
-        let h = D::batch_norm2d(k, self.up1.forward(h, k).relu(), &mut self.bn1, mode);
-        let h = D::batch_norm2d(k, self.up2.forward(h, k).relu(), &mut self.bn2, mode);
-        let h = D::batch_norm2d(k, self.up3.forward(h, k).relu(), &mut self.bn3, mode);
-        let h = D::batch_norm2d(k, self.up4.forward(h, k).relu(), &mut self.bn4, mode);
+        let h = D::relu_batch_norm2d(k, self.up1.forward(h, k), &mut self.bn1, mode);
+        let h = D::relu_batch_norm2d(k, self.up2.forward(h, k), &mut self.bn2, mode);
+        let h = D::relu_batch_norm2d(k, self.up3.forward(h, k), &mut self.bn3, mode);
+        let h = D::relu_batch_norm2d(k, self.up4.forward(h, k), &mut self.bn4, mode);
         let h = self.out.forward(h, k);
         let h = match activation {
             OutputActivation::Tanh => h.tanh(),

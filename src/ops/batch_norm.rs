@@ -58,12 +58,48 @@ pub fn batch_norm2d<const C: usize, D: OpsDevice, T: Tape<f32, D>>(
     bn: &mut BatchNorm2D<C, f32, D>,
     mode: Mode,
 ) -> Tensor<Img<C>, f32, D, T> {
+    normalize(x, bn, mode, false)
+}
+
+/// [`batch_norm2d`] of `relu(x)` as one op (G's `conv -> ReLU -> BatchNorm`): the ReLU
+/// costs no separate pass, buffer or backward op, and is exactly `batch_norm2d(x.relu())`.
+pub fn relu_batch_norm2d<const C: usize, D: OpsDevice, T: Tape<f32, D>>(
+    x: Tensor<Img<C>, f32, D, T>,
+    bn: &mut BatchNorm2D<C, f32, D>,
+    mode: Mode,
+) -> Tensor<Img<C>, f32, D, T> {
+    normalize(x, bn, mode, true)
+}
+
+/// Sets negative values of `v` to zero in place (in parallel over planes) and returns
+/// which were kept: ReLU's gradient mask.
+fn relu_in_place(v: &mut [f32], plane: usize) -> Vec<bool> {
+    let mut kept = vec![false; v.len()];
+    v.par_chunks_mut(plane)
+        .zip(kept.par_chunks_mut(plane))
+        .for_each(|(xs, ks)| {
+            for (x, k) in xs.iter_mut().zip(ks.iter_mut()) {
+                *k = *x > 0.0;
+                *x = if *k { *x } else { 0.0 };
+            }
+        });
+    kept
+}
+
+/// The BatchNorm of `x`, or of `relu(x)` when `relu` is set.
+fn normalize<const C: usize, D: OpsDevice, T: Tape<f32, D>>(
+    x: Tensor<Img<C>, f32, D, T>,
+    bn: &mut BatchNorm2D<C, f32, D>,
+    mode: Mode,
+    relu: bool,
+) -> Tensor<Img<C>, f32, D, T> {
     let shape = *x.shape();
     let (n, _, h, w) = shape;
     let plane = h * w;
     let count = n * plane;
     let eps = bn.epsilon as f32;
     let mut xhat = to_vec(&x);
+    let kept = relu.then(|| relu_in_place(&mut xhat, plane));
     let (scale, bias) = (to_vec(&bn.scale), to_vec(&bn.bias));
     let (mut running_mean, mut running_var) = (to_vec(&bn.running_mean), to_vec(&bn.running_var));
     // Two passes (mean, then squared deviations) over the (sample, channel) planes in
@@ -122,8 +158,19 @@ pub fn batch_norm2d<const C: usize, D: OpsDevice, T: Tape<f32, D>>(
                         Mode::Eval => (0.0, 0.0),
                     };
                     let (gys, xs) = (&gy[k * plane..][..plane], &xhat[k * plane..][..plane]);
-                    for ((g, dy), xh) in gxs.iter_mut().zip(gys).zip(xs) {
-                        *g += kk * (dy - mb - xh * ms);
+                    match &kept {
+                        Some(kept) => {
+                            for (((g, dy), xh), &keep) in
+                                gxs.iter_mut().zip(gys).zip(xs).zip(&kept[k * plane..][..plane])
+                            {
+                                *g += if keep { kk * (dy - mb - xh * ms) } else { 0.0 };
+                            }
+                        }
+                        None => {
+                            for ((g, dy), xh) in gxs.iter_mut().zip(gys).zip(xs) {
+                                *g += kk * (dy - mb - xh * ms);
+                            }
+                        }
                     }
                 });
             })?;

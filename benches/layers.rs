@@ -1,0 +1,121 @@
+//! `cargo bench --bench layers -- [batch] [reps]`: milliseconds (fastest of `reps`: the
+//! least disturbed by a shared machine) and GFLOP/s of each
+//! convolution of the article's G and D at a batch, forward and backward kernel by kernel
+//! (`src/ops/kernels.rs`): where a training step's convolution time goes.
+
+use cgan::ops::kernels::{self, Window};
+use rand::{rngs::StdRng, Rng, SeedableRng};
+use std::time::Instant;
+
+/// One convolution layer: `grid_ch` channels on the grid side, the window on the image side.
+struct Layer {
+    name: &'static str,
+    /// A transposed convolution (image = output) rather than a convolution (image = input).
+    transposed: bool,
+    grid_ch: usize,
+    win: Window,
+}
+
+/// A layer with `grid_ch` channels on the grid side (`grid x grid`) and an image side of
+/// `image = (channels, side)`, seen through a `(kernel, stride, pad)` window.
+fn layer(
+    name: &'static str,
+    transposed: bool,
+    grid_ch: usize,
+    image: (usize, usize),
+    window: (usize, usize, usize),
+    grid: usize,
+) -> Layer {
+    let (kernel, stride, pad) = window;
+    Layer {
+        name,
+        transposed,
+        grid_ch,
+        win: Window {
+            channels: image.0,
+            height: image.1,
+            width: image.1,
+            kernel,
+            stride,
+            pad,
+            grid_h: grid,
+            grid_w: grid,
+        },
+    }
+}
+
+fn fastest_ms(reps: usize, mut f: impl FnMut()) -> f64 {
+    f();
+    let mut t: Vec<f64> = (0..reps)
+        .map(|_| {
+            let s = Instant::now();
+            f();
+            s.elapsed().as_secs_f64() * 1e3
+        })
+        .collect();
+    t.sort_by(f64::total_cmp);
+    t[0]
+}
+
+fn main() {
+    let args: Vec<usize> = std::env::args().skip(1).filter_map(|a| a.parse().ok()).collect();
+    let n = args.first().copied().unwrap_or(32);
+    let reps = args.get(1).copied().unwrap_or(10);
+    let layers = [
+        layer("G up1", true, 8, (128, 8), (5, 2, 2), 4),
+        layer("G up2", true, 128, (64, 19), (5, 2, 0), 8),
+        layer("G up3", true, 64, (32, 23), (5, 1, 0), 19),
+        layer("G up4", true, 32, (16, 27), (5, 1, 0), 23),
+        layer("G out", true, 1, (16, 28), (2, 1, 0), 27),
+        layer("D c1", false, 16, (1, 28), (3, 2, 1), 14),
+        layer("D c2", false, 32, (16, 14), (3, 2, 1), 7),
+        layer("D c3", false, 64, (32, 7), (3, 2, 1), 4),
+        layer("D c4", false, 128, (65, 4), (3, 2, 1), 2),
+    ];
+    let mut rng = StdRng::seed_from_u64(0);
+    let mut rand = |len: usize| -> Vec<f32> { (0..len).map(|_| rng.gen_range(-1.0..1.0)).collect() };
+    let (mut fwd_total, mut bwd_total) = (0.0, 0.0);
+    println!(
+        "layer  forward_ms  GFLOP/s  backward_ms (dW + dx)  GFLOP/s   (batch {n}, {} threads)",
+        rayon::current_num_threads()
+    );
+    for l in &layers {
+        let w = &l.win;
+        let image = rand(n * w.image_len());
+        let grid = rand(n * l.grid_ch * w.cols());
+        let weight = rand(l.grid_ch * w.rows());
+        let bias = rand(l.grid_ch);
+        let gflop = 2.0 * (n * l.grid_ch * w.rows() * w.cols()) as f64 / 1e9;
+        let (mut out_img, mut out_grid, mut dw) =
+            (vec![0.0; image.len()], vec![0.0; grid.len()], vec![0.0; weight.len()]);
+        let (fwd, bwd) = if l.transposed {
+            (
+                fastest_ms(reps, || {
+                    kernels::image_from_grid(w, &grid, &weight, l.grid_ch, &mut out_img)
+                }),
+                fastest_ms(reps, || {
+                    kernels::weight_and_grid_grad(w, &image, &grid, l.grid_ch, &mut dw, Some((&weight, &mut out_grid)))
+                }),
+            )
+        } else {
+            (
+                fastest_ms(reps, || {
+                    kernels::grid_from_image(w, &image, &weight, Some(&bias), l.grid_ch, &mut out_grid)
+                }),
+                fastest_ms(reps, || {
+                    kernels::weight_grad(w, &image, &grid, l.grid_ch, &mut dw);
+                    kernels::image_from_grid(w, &grid, &weight, l.grid_ch, &mut out_img);
+                }),
+            )
+        };
+        fwd_total += fwd;
+        bwd_total += bwd;
+        println!(
+            "{:6} {fwd:10.2} {:8.1} {bwd:12.2} {:21.1}",
+            l.name,
+            gflop / fwd * 1e3,
+            2.0 * gflop / bwd * 1e3
+        );
+    }
+    println!("total  {fwd_total:10.2} {:>8} {bwd_total:12.2}", "");
+}
