@@ -19,31 +19,35 @@ reference() {
     esac
 }
 median_ms() { sed -n 's/.* median_ms=\([0-9.]*\).*/\1/p' | head -1; }
+min_ms() { sed -n 's/.* min_ms=\([0-9.]*\).*/\1/p' | head -1; }
 cargo build --release --bench step --bench layers --quiet 2>/dev/null || cargo bench --bench step --bench layers --no-run
 log="$(mktemp)"
 for i in $(seq "$rounds"); do
     for preset in $presets; do
         out="$(cargo bench --quiet --bench step -- "$batch" "$steps" "$warm" "$preset" 2>/dev/null)"
         echo "$out"
-        ours="$(echo "$out" | median_ms)"
+        ours="$(echo "$out" | median_ms) $(echo "$out" | min_ms)"
         ref="$(reference "$preset")"
         if [ -x "$py" ] && [ -f "$ref" ]; then
             theirs="$(OMP_NUM_THREADS=2 "$py" "$ref" "$batch" "$steps" "$warm" | grep median_ms)"
             echo "$theirs"
-            echo "$preset $ours $(echo "$theirs" | median_ms)" >> "$log"
+            echo "$preset $ours $(echo "$theirs" | median_ms) $(echo "$theirs" | min_ms)" >> "$log"
         else
             echo "reference skipped: no torch at $py (python3 -m venv /tmp/bench-venv && /tmp/bench-venv/bin/pip install torch)"
         fi
     done
 done
-# One ratio per round and preset, then each preset's median ratio.
-awk '{ printf "ratio %s: cgan %.1f ms / torch %.1f ms = %.2f\n", $1, $2, $3, $2 / $3 }' "$log"
+# One ratio per round and preset (of the medians, and of the fastest steps: a shared
+# machine's interference only adds time, so the fastest steps compare the code itself),
+# then each preset's median ratio of each kind.
+awk '{ printf "ratio %s: cgan %.1f ms / torch %.1f ms = %.2f (fastest steps: %.1f / %.1f = %.2f)\n", $1, $2, $4, $2 / $4, $3, $5, $3 / $5 }' "$log"
+median_of() { sort -n | awk '{ a[NR] = $1 } END { print (NR % 2) ? a[(NR + 1) / 2] : (a[NR / 2] + a[NR / 2 + 1]) / 2 }'; }
 for preset in $presets; do
-    ratios="$(awk -v p="$preset" '$1 == p { printf "%.4f\n", $2 / $3 }' "$log" | sort -n)"
-    [ -n "$ratios" ] || continue
-    echo "$ratios" | awk -v p="$preset" -v b="$batch" '{ a[NR] = $1 }
-        END { m = (NR % 2) ? a[(NR + 1) / 2] : (a[NR / 2] + a[NR / 2 + 1]) / 2;
-              printf "median ratio %s (batch %s, %d pairs): %.2f\n", p, b, NR, m }'
+    grep -q "^$preset " "$log" || continue
+    pairs="$(grep -c "^$preset " "$log")"
+    of_medians="$(awk -v p="$preset" '$1 == p { printf "%.4f\n", $2 / $4 }' "$log" | median_of)"
+    of_fastest="$(awk -v p="$preset" '$1 == p { printf "%.4f\n", $3 / $5 }' "$log" | median_of)"
+    printf "median ratio %s (batch %s, %d pairs): %.2f (fastest steps: %.2f)\n" "$preset" "$batch" "$pairs" "$of_medians" "$of_fastest"
 done
 rm -f "$log"
 echo
