@@ -220,6 +220,9 @@ pub struct TrainArgs {
     /// D steps per G step.
     #[arg(long, value_name = "K")]
     pub k_steps: Option<u32>,
+    /// G runs once per step, its output shared by D's fake term and G's update.
+    #[arg(long, value_name = "BOOL")]
+    pub shared_fake: Option<bool>,
     /// Judge metrics (eval/...) every N steps (0: never).
     #[arg(long, value_name = "N")]
     pub eval_every: Option<u64>,
@@ -298,6 +301,7 @@ impl TrainArgs {
             checkpoint_every,
             d_loss,
             k_steps,
+            shared_fake,
             eval_every,
             gan_int,
             mode_seeking,

@@ -2,12 +2,11 @@
 //! article (GAN-CLS on MNIST), built on dfdx with the convolutions the project owns.
 
 /// Every binary that links the library (the CLI, the benchmark, the tests) allocates
-/// through mimalloc: a step frees and reallocates the same few-MB buffers hundreds of
-/// times, and glibc hands those back to the kernel each time, so a third of a BatchNorm
-/// went on page faults and zeroing fresh pages.
+/// through mimalloc, kept from handing freed memory back to the kernel (see [`allocator`]).
 #[global_allocator]
-static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+static ALLOCATOR: allocator::Allocator = allocator::Allocator;
 
+pub mod allocator;
 pub mod arithmetic;
 pub mod checkpoint;
 pub mod cli;

@@ -314,10 +314,13 @@ fn discriminator_learns_a_fixed_batch() {
     };
     let mut data = Dataset::new(random_split(16, 7), cfg.batch_size, cfg.seed).unwrap();
     let mut gan = Gan::new(&cfg);
-    let first = gan.train_step(&mut data, 0).loss_d;
-    let mut last = first;
-    for step in 1..40 {
-        last = gan.train_step(&mut data, step).loss_d;
-    }
-    assert!(last < 0.8 * first, "D loss {first} -> {last}");
+    let losses: Vec<f32> = (0..40).map(|step| gan.train_step(&mut data, step).loss_d).collect();
+    // The last five steps' mean: G trains too, so a single step's loss can spike (step 39
+    // of this run jumps 1.49 -> 1.81 with G's fakes shared) while the trend falls.
+    let (first, last) = (losses[0], losses[35..].iter().sum::<f32>() / 5.0);
+    assert!(
+        last < 0.8 * first,
+        "D loss {first} -> {last} (last five: {:?})",
+        &losses[35..]
+    );
 }

@@ -462,3 +462,11 @@ fn relu_batch_norm_is_batch_norm_of_relu(#[case] mode: Mode) {
         "masked inputs get no gradient"
     );
 }
+
+#[test]
+fn the_allocator_keeps_freed_memory_instead_of_returning_it_to_the_kernel() {
+    // Any allocation configures it; a step's buffers then reuse freed pages instead of
+    // faulting in fresh (and zeroed) huge pages.
+    drop(std::hint::black_box(vec![1u8; 1 << 20]));
+    assert_eq!(cgan::allocator::purge_delay(), -1);
+}

@@ -69,11 +69,27 @@ fn same_seed_same_losses_other_seed_other_losses() {
         },
         2,
     );
-    assert_eq!(
-        no_ms[0][1], a[0][1],
-        "the mode-seeking term leaves D's first step alone"
-    );
     assert_ne!(no_ms[0][0], a[0][0], "it pairs G's labels, so G's batch differs");
+    assert_ne!(
+        no_ms[0][1], a[0][1],
+        "with shared fakes, D's fake term sees G's paired batch too"
+    );
+    let separate = Config {
+        shared_fake: false,
+        ..cfg.clone()
+    };
+    let separate_no_ms = losses(
+        &Config {
+            mode_seeking: 0.0,
+            ..separate.clone()
+        },
+        2,
+    );
+    assert_eq!(
+        separate_no_ms[0][1],
+        losses(&separate, 2)[0][1],
+        "with fakes of its own, D's first step does not see the mode-seeking pairs"
+    );
     let k2 = losses(
         &Config {
             k_steps: 2,
@@ -85,6 +101,34 @@ fn same_seed_same_losses_other_seed_other_losses() {
     let int = losses(&Config { gan_int: 0.5, ..cfg }, 2);
     assert_eq!(int[0][1], a[0][1], "GAN-INT leaves D's first step alone");
     assert_ne!(int[1], a[1], "GAN-INT changes G's updates");
+}
+
+#[test]
+fn shared_fake_gives_d_the_fakes_g_learns_from_and_old_runs_keep_their_own() {
+    let cfg = small(2);
+    let shared = losses(&cfg, 2);
+    let separate = losses(
+        &Config {
+            shared_fake: false,
+            ..cfg.clone()
+        },
+        2,
+    );
+    // D's first update judges another batch of fakes: G's, drawn from G's stream.
+    assert_ne!(shared[0][1], separate[0][1]);
+    assert_ne!(shared[0][2], separate[0][2]);
+    assert_eq!(shared, losses(&cfg, 2), "still a function of the seed");
+    // A run's config.toml written before the key existed resumes without sharing; a config
+    // a user writes gets the preset's value (shared).
+    let dir = scratch("shared-fake");
+    std::fs::create_dir_all(&dir).unwrap();
+    let old = dir.join("config.toml");
+    std::fs::write(&old, "preset = \"mode-seeking\"\nsteps = 10\n").unwrap();
+    assert!(!Config::load_run(&old).unwrap().shared_fake);
+    assert!(Config::load(&old, None).unwrap().shared_fake);
+    std::fs::write(&old, "preset = \"article\"\nshared_fake = true\n").unwrap();
+    assert!(Config::load_run(&old).unwrap().shared_fake);
+    let _ = std::fs::remove_dir_all(&dir);
 }
 
 #[test]

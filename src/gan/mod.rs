@@ -160,21 +160,31 @@ impl<D: ModelDevice> Gan<D> {
     }
 
     /// One training step number `step` (0-based): `k_steps` D updates then one G update.
-    /// Every random draw is a function of (seed, step), so steps can be replayed.
+    /// Every random draw is a function of (seed, step), so steps can be replayed. With
+    /// `shared_fake`, G runs once per step (GAN-CLS's Algorithm 1, PyTorch's DCGAN
+    /// example): the last D update learns to reject the very samples G then learns from.
     pub fn train_step(&mut self, data: &mut Dataset, step: u64) -> StepStats {
         let mut stats = StepStats::default();
         let k = self.cfg.k_steps as u64;
+        let mut g = self.cfg.shared_fake.then(|| self.g_forward(step));
         for j in 0..k {
             let mut mark = Instant::now();
             data.batch_into(step * k + j, &mut self.batch);
             self.phase_times.lap(Phase::Data, &mut mark);
-            stats = self.d_step(step * k + j);
+            let shared = g
+                .as_ref()
+                .filter(|_| j + 1 == k)
+                .map(|g| (g.fake.retaped::<NoneTape>(), g.c.clone()));
+            stats = self.d_step(step * k + j, shared);
         }
-        (stats.loss_g, stats.mode_seeking, stats.mode_seeking_ratio) = self.g_step(step);
+        let g = g.take().unwrap_or_else(|| self.g_forward(step));
+        (stats.loss_g, stats.mode_seeking, stats.mode_seeking_ratio) = self.g_step(step, g);
         stats
     }
 
-    fn d_step(&mut self, index: u64) -> StepStats {
+    /// D's update number `index`. Its fake term uses `shared` (G's output for this step,
+    /// off the tape, and its conditions) when given, else a fresh G(z, right labels).
+    fn d_step(&mut self, index: u64, shared: Option<(Images<D>, Condition<D>)>) -> StepStats {
         let mut mark = Instant::now();
         let n = self.cfg.batch_size;
         let mut rng = stream_rng(self.cfg.seed, Stream::Step, rng::d_step(index));
@@ -183,13 +193,21 @@ impl<D: ModelDevice> Gan<D> {
         let real: Images<D> = self
             .dev
             .tensor_from_vec(self.batch.images.clone(), (n, Const, Const, Const));
-        // G in training mode (batch statistics) but off the tape: D's step needs no G gradient.
-        let z = sample_noise(&self.dev, n, self.cfg.noise, &mut rng);
+        let (fake, fake_c) = match shared {
+            Some(shared) => shared,
+            None => {
+                // G in training mode (batch statistics) but off the tape: D's step needs
+                // no G gradient.
+                let z = sample_noise(&self.dev, n, self.cfg.noise, &mut rng);
+                self.phase_times.lap(Phase::Data, &mut mark);
+                let fake = self
+                    .g
+                    .forward(z, right.clone(), Mode::Train, self.cfg.output_activation, self.kernels);
+                self.phase_times.lap(Phase::GForward, &mut mark);
+                (fake, right.clone())
+            }
+        };
         self.phase_times.lap(Phase::Data, &mut mark);
-        let fake = self
-            .g
-            .forward(z, right.clone(), Mode::Train, self.cfg.output_activation, self.kernels);
-        self.phase_times.lap(Phase::GForward, &mut mark);
 
         self.d.power_iteration();
         let mut grads = self.grads_d.take().unwrap_or_else(|| self.d.alloc_grads());
@@ -204,7 +222,7 @@ impl<D: ModelDevice> Gan<D> {
             .forward(real.retaped::<OwnedTape<f32, D>>(), wrong, Mode::Train, k);
         let fk = self
             .d
-            .forward(fake.retaped::<OwnedTape<f32, D>>(), right, Mode::Train, k);
+            .forward(fake.retaped::<OwnedTape<f32, D>>(), fake_c, Mode::Train, k);
         let p = [rr.as_vec(), rw.as_vec(), fk.as_vec()].map(|l| mean_sigmoid(&l));
         let l_rr = bce(rr, self.ones.clone());
         let l_rw = bce(rw, self.zeros.clone());
@@ -238,29 +256,52 @@ impl<D: ModelDevice> Gan<D> {
         }
     }
 
-    /// G's update; returns its adversarial loss, the mode-seeking term and its ratio.
-    fn g_step(&mut self, step: u64) -> (f32, f32, f32) {
+    /// G's forward for its update at `step`, on the tape: random labels (paired when the
+    /// mode-seeking term is on) and noise from G's stream.
+    fn g_forward(&mut self, step: u64) -> GForward<D> {
         let mut mark = Instant::now();
         let n = self.cfg.batch_size;
         let mut rng = stream_rng(self.cfg.seed, Stream::Step, rng::g_step(step));
         let mut labels: Vec<u8> = (0..n).map(|_| rng.gen_range(0..NUM_CLASSES as u8)).collect();
-        let ms_weight = self.cfg.mode_seeking as f32;
-        if ms_weight > 0.0 {
+        if self.cfg.mode_seeking > 0.0 {
             // Pairs (i, i + n/2) share a label and differ in noise.
             let half = n / 2;
             labels.copy_within(..half, half);
         }
         let c: Condition<D> = one_hot(&self.dev, &labels);
         let z = sample_noise(&self.dev, n, self.cfg.noise, &mut rng);
-        let z_values = if ms_weight > 0.0 { z.as_vec() } else { Vec::new() };
+        let z_values = if self.cfg.mode_seeking > 0.0 {
+            z.as_vec()
+        } else {
+            Vec::new()
+        };
         let mut grads = self.grads_g.take().unwrap_or_else(|| self.g.alloc_grads());
         self.g.zero_grads(&mut grads);
         self.phase_times.lap(Phase::Data, &mut mark);
-        let k = self.kernels;
-        let fake = self
-            .g
-            .forward(z.traced(grads), c.clone(), Mode::Train, self.cfg.output_activation, k);
+        let fake = self.g.forward(
+            z.traced(grads),
+            c.clone(),
+            Mode::Train,
+            self.cfg.output_activation,
+            self.kernels,
+        );
         self.phase_times.lap(Phase::GForward, &mut mark);
+        GForward { rng, c, z_values, fake }
+    }
+
+    /// G's update from its forward `g`; returns its adversarial loss, the mode-seeking
+    /// term and its ratio.
+    fn g_step(&mut self, step: u64, g: GForward<D>) -> (f32, f32, f32) {
+        let mut mark = Instant::now();
+        let n = self.cfg.batch_size;
+        let GForward {
+            mut rng,
+            c,
+            z_values,
+            fake,
+        } = g;
+        let ms_weight = self.cfg.mode_seeking as f32;
+        let k = self.kernels;
         let (ms, ms_value, ratio) = if ms_weight > 0.0 {
             let z_distance = losses::pair_distance(&z_values, NOISE_DIM);
             let (term, ratio) = D::mode_seeking(
@@ -313,6 +354,15 @@ impl<D: ModelDevice> Gan<D> {
         self.phase_times.lap(Phase::Optimiser, &mut mark);
         (loss_g, ms_value, ratio)
     }
+}
+
+/// G's forward for one update: its conditions, its noise (the mode-seeking term's
+/// distances), the output on G's tape, and G's stream for the rest of its step (GAN-INT).
+struct GForward<D: ModelDevice> {
+    rng: rand::rngs::StdRng,
+    c: Condition<D>,
+    z_values: Vec<f32>,
+    fake: Images<D, OwnedTape<f32, D>>,
 }
 
 impl StepReport for StepStats {

@@ -19,32 +19,48 @@ pub enum Mode {
     Eval,
 }
 
-/// `f` summed over each plane of `v` (in parallel over planes), with 16 f32 partial sums
-/// per plane so the loop vectorises; planes are a few hundred values, so f32 is exact
-/// enough there, and callers add the planes of a channel in f64.
-fn plane_sums(v: &[f32], plane: usize, f: impl Fn(usize, usize) -> f32 + Sync) -> Vec<f32> {
-    (0..v.len() / plane)
-        .into_par_iter()
-        .map(|k| {
-            let mut acc = [0.0f32; 16];
-            let base = k * plane;
-            let whole = plane / 16 * 16;
-            for j in (0..whole).step_by(16) {
-                for (l, a) in acc.iter_mut().enumerate() {
-                    *a += f(k, base + j + l);
-                }
-            }
-            let tail: f32 = (base + whole..base + plane).map(|i| f(k, i)).sum();
-            acc.iter().sum::<f32>() + tail
-        })
-        .collect()
+/// Values per parallel task, at least: a plane of G's first layer holds 64 values, and a
+/// task per plane cost more in scheduling than in arithmetic.
+const MIN_TASK_VALUES: usize = 16 * 1024;
+
+/// Planes per parallel task for planes of `plane` values.
+fn planes_per_task(plane: usize) -> usize {
+    (MIN_TASK_VALUES / plane.max(1)).max(1)
 }
 
-/// `f` summed over each channel of an `(n, channels, plane)` buffer `v`: per plane with
-/// [`plane_sums`], then the planes of a channel in f64.
-fn channel_sums(v: &[f32], channels: usize, plane: usize, f: impl Fn(usize, usize) -> f32 + Sync) -> Vec<f64> {
+/// The sum of `f(a[i], b[i])` over a plane, in 16 f32 partial sums so the loop vectorises,
+/// then the tail: planes are a few hundred values, so f32 is exact enough there, and
+/// callers add the planes of a channel in f64.
+#[inline(always)]
+fn lane_sum(a: &[f32], b: &[f32], f: impl Fn(f32, f32) -> f32) -> f32 {
+    let mut acc = [0.0f32; 16];
+    let (ca, cb) = (a.chunks_exact(16), b.chunks_exact(16));
+    let tail: f32 = ca.remainder().iter().zip(cb.remainder()).map(|(&x, &y)| f(x, y)).sum();
+    for (xa, xb) in ca.zip(cb) {
+        for l in 0..16 {
+            acc[l] += f(xa[l], xb[l]);
+        }
+    }
+    acc.iter().sum::<f32>() + tail
+}
+
+/// `f` summed over each plane of `a` (and the same plane of `b`), in parallel over planes,
+/// then the planes of each of `channels` channels in f64, in sample order.
+fn channel_sums(
+    (a, b): (&[f32], &[f32]),
+    channels: usize,
+    plane: usize,
+    f: impl Fn(usize, f32, f32) -> f32 + Sync,
+) -> Vec<f64> {
+    let sums: Vec<f32> = a
+        .par_chunks(plane)
+        .zip(b.par_chunks(plane))
+        .with_min_len(planes_per_task(plane))
+        .enumerate()
+        .map(|(k, (pa, pb))| lane_sum(pa, pb, |x, y| f(k % channels, x, y)))
+        .collect();
     let mut out = vec![0.0f64; channels];
-    for (k, s) in plane_sums(v, plane, f).iter().enumerate() {
+    for (k, s) in sums.iter().enumerate() {
         out[k % channels] += *s as f64;
     }
     out
@@ -77,6 +93,7 @@ fn relu_in_place(v: &mut [f32], plane: usize) -> Vec<bool> {
     let mut kept = vec![false; v.len()];
     v.par_chunks_mut(plane)
         .zip(kept.par_chunks_mut(plane))
+        .with_min_len(planes_per_task(plane))
         .for_each(|(xs, ks)| {
             for (x, k) in xs.iter_mut().zip(ks.iter_mut()) {
                 *k = *x > 0.0;
@@ -106,9 +123,9 @@ fn normalize<const C: usize, D: OpsDevice, T: Tape<f32, D>>(
     // parallel; deterministic, since every sum has a fixed order.
     let stats: Vec<(f32, f32)> = match mode {
         Mode::Train => {
-            let total = channel_sums(&xhat, C, plane, |_, i| xhat[i]);
+            let total = channel_sums((&xhat, &xhat), C, plane, |_, x, _| x);
             let mu: Vec<f32> = total.iter().map(|t| (t / count as f64) as f32).collect();
-            let var = channel_sums(&xhat, C, plane, |k, i| (xhat[i] - mu[k % C]).powi(2));
+            let var = channel_sums((&xhat, &xhat), C, plane, |c, x, _| (x - mu[c]).powi(2));
             mu.iter()
                 .zip(&var)
                 .map(|(&m, v)| (m, (v / count as f64) as f32))
@@ -130,6 +147,7 @@ fn normalize<const C: usize, D: OpsDevice, T: Tape<f32, D>>(
     let mut yv = vec![0.0f32; xhat.len()];
     xhat.par_chunks_mut(plane)
         .zip(yv.par_chunks_mut(plane))
+        .with_min_len(planes_per_task(plane))
         .enumerate()
         .for_each(|(k, (xs, ys))| {
             let c = k % C;
@@ -146,33 +164,40 @@ fn normalize<const C: usize, D: OpsDevice, T: Tape<f32, D>>(
         tape.add_backward_op(move |grads| {
             let gy = take_grad(grads, &y_key)?;
             let to_f32 = |v: Vec<f64>| v.into_iter().map(|s| s as f32).collect::<Vec<f32>>();
-            let dbias = to_f32(channel_sums(&gy, C, plane, |_, i| gy[i]));
-            let dscale = to_f32(channel_sums(&gy, C, plane, |_, i| gy[i] * xhat[i]));
+            let dbias = to_f32(channel_sums((&gy, &gy), C, plane, |_, g, _| g));
+            let dscale = to_f32(channel_sums((&gy, &xhat), C, plane, |_, g, x| g * x));
             with_grad(grads, &x, |gx| {
-                gx.par_chunks_mut(plane).enumerate().for_each(|(k, gxs)| {
-                    let c = k % C;
-                    let kk = scale[c] * inv_std[c];
-                    // Batch statistics depend on x: their gradient is the mean terms.
-                    let (mb, ms) = match mode {
-                        Mode::Train => (dbias[c] / count as f32, dscale[c] / count as f32),
-                        Mode::Eval => (0.0, 0.0),
-                    };
-                    let (gys, xs) = (&gy[k * plane..][..plane], &xhat[k * plane..][..plane]);
-                    match &kept {
-                        Some(kept) => {
-                            for (((g, dy), xh), &keep) in
-                                gxs.iter_mut().zip(gys).zip(xs).zip(&kept[k * plane..][..plane])
-                            {
-                                *g += if keep { kk * (dy - mb - xh * ms) } else { 0.0 };
+                let per_task = planes_per_task(plane);
+                gx.par_chunks_mut(plane)
+                    .with_min_len(per_task)
+                    .enumerate()
+                    .for_each(|(k, gxs)| {
+                        let c = k % C;
+                        let kk = scale[c] * inv_std[c];
+                        // Batch statistics depend on x: their gradient is the mean terms.
+                        let (mb, ms) = match mode {
+                            Mode::Train => (dbias[c] / count as f32, dscale[c] / count as f32),
+                            Mode::Eval => (0.0, 0.0),
+                        };
+                        let (gys, xs) = (&gy[k * plane..][..plane], &xhat[k * plane..][..plane]);
+                        match &kept {
+                            Some(kept) => {
+                                for (((g, dy), xh), &keep) in
+                                    gxs.iter_mut().zip(gys).zip(xs).zip(&kept[k * plane..][..plane])
+                                {
+                                    // Computed for every value, then selected: ReLU's mask is
+                                    // random, and a branch on it mispredicts half the time.
+                                    let v = kk * (dy - mb - xh * ms);
+                                    *g += if keep { v } else { 0.0 };
+                                }
+                            }
+                            None => {
+                                for ((g, dy), xh) in gxs.iter_mut().zip(gys).zip(xs) {
+                                    *g += kk * (dy - mb - xh * ms);
+                                }
                             }
                         }
-                        None => {
-                            for ((g, dy), xh) in gxs.iter_mut().zip(gys).zip(xs) {
-                                *g += kk * (dy - mb - xh * ms);
-                            }
-                        }
-                    }
-                });
+                    });
             })?;
             with_grad(grads, &s_key, |g| g.iter_mut().zip(&dscale).for_each(|(g, d)| *g += d))?;
             with_grad(grads, &b_key, |g| g.iter_mut().zip(&dbias).for_each(|(g, d)| *g += d))?;
