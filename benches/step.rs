@@ -1,8 +1,9 @@
 //! `make bench`: milliseconds per GAN-CLS training step (batch 32, random images, the
 //! same work as `../shared/bench/gan_torch.py`) as a median, where the time goes phase by
 //! phase, how many cores were busy, and G's forward+backward alone.
-//! Usage: `cargo bench --bench step -- [batch] [steps] [warmup] [preset] [kernels]` (preset:
-//! `article`, the reference's network, by default; kernels: `auto`, `fast` or `composite`).
+//! Usage: `cargo bench --bench step -- [batch] [steps] [warmup] [preset] [kernels] [shared]`
+//! (preset: `article`, the reference's network, by default; kernels: `auto`, `fast` or
+//! `composite`; `shared`: the preset with `shared_fake = true`, G run once per step).
 
 use cgan::config::{Config, Preset};
 use cgan::data::{Dataset, Split, PIXELS};
@@ -52,9 +53,11 @@ fn main() {
         .skip(1)
         .find_map(|a| Kernels::from_str(&a, false).ok())
         .unwrap_or_default();
+    let shared_fake = std::env::args().skip(1).any(|a| a == "shared");
     let cfg = Config {
         batch_size: n,
         kernels,
+        shared_fake,
         ..preset.config()
     };
     let mut data = Dataset::new(split, n, 0).expect("bench batch fits its data");
@@ -105,8 +108,9 @@ fn main() {
         }
     }
     println!(
-        "cgan preset={} batch={n} steps={steps} median_ms={step_ms:.2} min_ms={fastest_ms:.2} g_fwd_bwd_median_ms={:.2} threads={} cores_busy={cores_busy:.2}",
+        "cgan preset={}{} batch={n} steps={steps} median_ms={step_ms:.2} min_ms={fastest_ms:.2} g_fwd_bwd_median_ms={:.2} threads={} cores_busy={cores_busy:.2}",
         preset.name(),
+        if shared_fake { " shared_fake" } else { "" },
         median(times),
         rayon::current_num_threads()
     );

@@ -264,6 +264,13 @@ fn gan_cls_settings_are_refused_for_lapgan_with_the_fix() {
             },
         ),
         ("k_steps", Config { k_steps: 2, ..small(2) }),
+        (
+            "shared_fake",
+            Config {
+                shared_fake: true,
+                ..small(2)
+            },
+        ),
     ] {
         let err = cfg.validate().unwrap_err().to_string();
         assert!(

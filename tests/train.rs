@@ -69,26 +69,26 @@ fn same_seed_same_losses_other_seed_other_losses() {
         },
         2,
     );
-    assert_ne!(no_ms[0][0], a[0][0], "it pairs G's labels, so G's batch differs");
-    assert_ne!(
+    assert_eq!(
         no_ms[0][1], a[0][1],
-        "with shared fakes, D's fake term sees G's paired batch too"
+        "the mode-seeking term leaves D's first step alone"
     );
-    let separate = Config {
-        shared_fake: false,
+    assert_ne!(no_ms[0][0], a[0][0], "it pairs G's labels, so G's batch differs");
+    let shared = Config {
+        shared_fake: true,
         ..cfg.clone()
     };
-    let separate_no_ms = losses(
+    let shared_no_ms = losses(
         &Config {
             mode_seeking: 0.0,
-            ..separate.clone()
+            ..shared.clone()
         },
         2,
     );
-    assert_eq!(
-        separate_no_ms[0][1],
-        losses(&separate, 2)[0][1],
-        "with fakes of its own, D's first step does not see the mode-seeking pairs"
+    assert_ne!(
+        shared_no_ms[0][1],
+        losses(&shared, 2)[0][1],
+        "with shared fakes, D's fake term sees G's paired batch too"
     );
     let k2 = losses(
         &Config {
@@ -104,8 +104,11 @@ fn same_seed_same_losses_other_seed_other_losses() {
 }
 
 #[test]
-fn shared_fake_gives_d_the_fakes_g_learns_from_and_old_runs_keep_their_own() {
-    let cfg = small(2);
+fn shared_fake_gives_d_the_fakes_g_learns_from() {
+    let cfg = Config {
+        shared_fake: true,
+        ..small(2)
+    };
     let shared = losses(&cfg, 2);
     let separate = losses(
         &Config {
@@ -118,17 +121,18 @@ fn shared_fake_gives_d_the_fakes_g_learns_from_and_old_runs_keep_their_own() {
     assert_ne!(shared[0][1], separate[0][1]);
     assert_ne!(shared[0][2], separate[0][2]);
     assert_eq!(shared, losses(&cfg, 2), "still a function of the seed");
-    // A run's config.toml written before the key existed resumes without sharing; a config
-    // a user writes gets the preset's value (shared).
-    let dir = scratch("shared-fake");
-    std::fs::create_dir_all(&dir).unwrap();
-    let old = dir.join("config.toml");
-    std::fs::write(&old, "preset = \"mode-seeking\"\nsteps = 10\n").unwrap();
-    assert!(!Config::load_run(&old).unwrap().shared_fake);
-    assert!(Config::load(&old, None).unwrap().shared_fake);
-    std::fs::write(&old, "preset = \"article\"\nshared_fake = true\n").unwrap();
-    assert!(Config::load_run(&old).unwrap().shared_fake);
-    let _ = std::fs::remove_dir_all(&dir);
+    // With k_steps = 2 only the last D update shares: the first draws its own.
+    let k2 = |shared_fake| {
+        losses(
+            &Config {
+                k_steps: 2,
+                shared_fake,
+                ..cfg.clone()
+            },
+            1,
+        )
+    };
+    assert_ne!(k2(true), k2(false));
 }
 
 #[test]

@@ -214,12 +214,7 @@ impl<D: ModelDevice> Gan<D> {
         self.d.zero_grads(&mut grads);
         self.phase_times.lap(Phase::Optimiser, &mut mark);
         let k = self.kernels;
-        let rr = self
-            .d
-            .forward(real.clone().traced(grads), right.clone(), Mode::Train, k);
-        let rw = self
-            .d
-            .forward(real.retaped::<OwnedTape<f32, D>>(), wrong, Mode::Train, k);
+        let (rr, rw) = self.d.forward_pair(real.traced(grads), (right, wrong), Mode::Train, k);
         let fk = self
             .d
             .forward(fake.retaped::<OwnedTape<f32, D>>(), fake_c, Mode::Train, k);

@@ -194,8 +194,11 @@ impl<D: ModelDevice> Head<D> for Projection<D> {
     }
 }
 
+/// Channels of conv3's output: the image's features at D's 4 x 4 stage.
+const FEATURE_CHANNELS: usize = 64;
+
 /// Channels at D's 4 x 4 stage: conv3's 64 plus the label map.
-pub const STAGE_CHANNELS: usize = 65;
+pub const STAGE_CHANNELS: usize = FEATURE_CHANNELS + 1;
 
 /// The network: `N1`/`N2` the normalisation after conv1/conv2 (`BatchNorm2D` or [`NoNorm`]),
 /// `C4` conv4's input channels: 65 (conv3's 64 + the label map) or 66 (+ the
@@ -211,7 +214,7 @@ pub struct Disc<N1, N2, P, const C4: usize, E: Dtype, D: Storage<E>> {
     /// After conv2's activation.
     pub bn2: N2,
     /// 32 -> 64, 3x3 stride 2: 7 -> 4.
-    pub conv3: Conv2D<32, 64, 3, 2, 1, E, D>,
+    pub conv3: Conv2D<32, FEATURE_CHANNELS, 3, 2, 1, E, D>,
     /// c -> 16, reshaped to one 4 x 4 channel and stacked on conv3's 64.
     pub label: Linear<NUM_CLASSES, 16, E, D>,
     /// C4 -> 128, 3x3 stride 2: 4 -> 2, flattened to 512.
@@ -349,6 +352,12 @@ impl<D: ModelDevice, N1: Norm<16, D>, N2: Norm<32, D>, P: Head<D>, const C4: usi
         c: Condition<D>,
         s: Settings,
     ) -> Logits<D, T> {
+        let h = self.trunk(x, s);
+        self.head(h, c, s)
+    }
+
+    /// conv1 to conv3 with their norms and activations: what D computes from the image alone.
+    fn trunk<T: Tape<f32, D>>(&mut self, x: Images<D, T>, s: Settings) -> Tensor<Img<FEATURE_CHANNELS>, f32, D, T> {
         let Settings { mode, act, sn, k } = s;
         let n = x.shape().0;
         let h = x.reshape_like(&(n, Const::<1>, IMAGE_SIDE, IMAGE_SIDE));
@@ -357,7 +366,18 @@ impl<D: ModelDevice, N1: Norm<16, D>, N2: Norm<32, D>, P: Head<D>, const C4: usi
         let (h, conv2) = sn.layer(h, &self.conv2, "conv2.weight", k);
         let h = self.bn2.norm(act.apply(conv2.forward(h, k), k), mode, k);
         let (h, conv3) = sn.layer(h, &self.conv3, "conv3.weight", k);
-        let h = act.apply(conv3.forward(h, k), k);
+        act.apply(conv3.forward(h, k), k)
+    }
+
+    /// The label map beside the trunk's features `h`, conv4 and the logit.
+    fn head<T: Tape<f32, D> + Merge<T> + std::fmt::Debug>(
+        &mut self,
+        h: Tensor<Img<FEATURE_CHANNELS>, f32, D, T>,
+        c: Condition<D>,
+        s: Settings,
+    ) -> Logits<D, T> {
+        let Settings { act, sn, k, .. } = s;
+        let n = h.shape().0;
         let (_, _, gh, gw) = *h.shape();
         // The condition joins x's tape, so the label branch gets gradients whenever x is traced.
         let (cl, label) = sn.layer(c.clone().retaped::<T>(), &self.label, "label.weight", k);
@@ -503,6 +523,29 @@ impl<D: ModelDevice> Discriminator<D> {
             k,
         };
         each!(&mut self.net, d => d.forward(x, c, s))
+    }
+
+    /// `(D(x, c_a), D(x, c_b))` with x's features computed once: conv1 to conv3 see only
+    /// the image, so D's step runs them once for its real batch with the right and the
+    /// wrong labels (their BatchNorm statistics are the same batch's either way).
+    pub fn forward_pair<T: Tape<f32, D> + Merge<T> + std::fmt::Debug>(
+        &mut self,
+        x: Images<D, T>,
+        (c_a, c_b): (Condition<D>, Condition<D>),
+        mode: Mode,
+        k: Kernels,
+    ) -> (Logits<D, T>, Logits<D, T>) {
+        let s = Settings {
+            mode,
+            act: self.spec.activation,
+            sn: &self.spectral,
+            k,
+        };
+        each!(&mut self.net, d => {
+            let h = d.trunk(x, s);
+            let a = d.head(h.retaped::<T>(), c_a, s);
+            (a, d.head(h, c_b, s))
+        })
     }
 
     /// The same D with its weights on `dev`.
