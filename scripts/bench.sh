@@ -5,7 +5,9 @@
 # version next to our bench (benches/gan_torch_mode_seeking.py).
 # Then each convolution of the article's G and D alone, forward and backward, cgan
 # (benches/layers.rs) next to PyTorch (benches/conv_layers_torch.py): where the step goes.
-# BATCH (32), STEPS (30), WARM (5), ROUNDS (2); PRESETS (default "article mode-seeking").
+# BATCH (32), STEPS (30), WARM (5), ROUNDS (2); PRESETS (default "article mode-seeking");
+# SHARED=1 times each preset with `shared_fake = true` (G run once per step; the PyTorch
+# references still run it twice).
 # Needs a Python with torch: BENCH_PYTHON (default /tmp/bench-venv/bin/python).
 set -euo pipefail
 here="$(cd "$(dirname "$0")/.." && pwd)"
@@ -24,7 +26,7 @@ cargo build --release --bench step --bench layers --quiet 2>/dev/null || cargo b
 log="$(mktemp)"
 for i in $(seq "$rounds"); do
     for preset in $presets; do
-        out="$(cargo bench --quiet --bench step -- "$batch" "$steps" "$warm" "$preset" 2>/dev/null)"
+        out="$(cargo bench --quiet --bench step -- "$batch" "$steps" "$warm" "$preset" ${SHARED:+shared} 2>/dev/null)"
         echo "$out"
         ours="$(echo "$out" | median_ms) $(echo "$out" | min_ms)"
         ref="$(reference "$preset")"
