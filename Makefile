@@ -55,7 +55,7 @@ regress-update: data ## explicitly replace the golden PNGs with fresh regression
 fuzz: data ## longer fuzzing of the IDX and checkpoint loaders (CI runs a bounded number of cases)
 	PROPTEST_CASES=$${PROPTEST_CASES:-5000} $(CARGO) test --release --test fuzz
 
-bench: ## ms per training step next to PyTorch's (both presets, alternating A B A B), phases, cores busy; each conv layer next to PyTorch's
+bench: ## ms per training step next to PyTorch's (both presets, alternating A B A B; SHARED=1: with shared_fake), phases, cores busy; each conv layer next to PyTorch's
 	scripts/bench.sh
 
 scaling: ## the README's scaling table: batch 16-128, 2 cores vs 1, cgan vs PyTorch, peak RSS
