@@ -166,7 +166,7 @@ impl<D: ModelDevice> Gan<D> {
     pub fn train_step(&mut self, data: &mut Dataset, step: u64) -> StepStats {
         let mut stats = StepStats::default();
         let k = self.cfg.k_steps as u64;
-        let mut g = self.cfg.shared_fake.then(|| self.g_forward(step));
+        let g = self.cfg.shared_fake.then(|| self.g_forward(step));
         for j in 0..k {
             let mut mark = Instant::now();
             data.batch_into(step * k + j, &mut self.batch);
@@ -177,7 +177,7 @@ impl<D: ModelDevice> Gan<D> {
                 .map(|g| (g.fake.retaped::<NoneTape>(), g.c.clone()));
             stats = self.d_step(step * k + j, shared);
         }
-        let g = g.take().unwrap_or_else(|| self.g_forward(step));
+        let g = g.unwrap_or_else(|| self.g_forward(step));
         (stats.loss_g, stats.mode_seeking, stats.mode_seeking_ratio) = self.g_step(step, g);
         stats
     }
@@ -258,18 +258,15 @@ impl<D: ModelDevice> Gan<D> {
         let n = self.cfg.batch_size;
         let mut rng = stream_rng(self.cfg.seed, Stream::Step, rng::g_step(step));
         let mut labels: Vec<u8> = (0..n).map(|_| rng.gen_range(0..NUM_CLASSES as u8)).collect();
-        if self.cfg.mode_seeking > 0.0 {
+        let mode_seeking = self.cfg.mode_seeking > 0.0;
+        if mode_seeking {
             // Pairs (i, i + n/2) share a label and differ in noise.
             let half = n / 2;
             labels.copy_within(..half, half);
         }
         let c: Condition<D> = one_hot(&self.dev, &labels);
         let z = sample_noise(&self.dev, n, self.cfg.noise, &mut rng);
-        let z_values = if self.cfg.mode_seeking > 0.0 {
-            z.as_vec()
-        } else {
-            Vec::new()
-        };
+        let z_values = if mode_seeking { z.as_vec() } else { Vec::new() };
         let mut grads = self.grads_g.take().unwrap_or_else(|| self.g.alloc_grads());
         self.g.zero_grads(&mut grads);
         self.phase_times.lap(Phase::Data, &mut mark);

@@ -167,9 +167,8 @@ fn normalize<const C: usize, D: OpsDevice, T: Tape<f32, D>>(
             let dbias = to_f32(channel_sums((&gy, &gy), C, plane, |_, g, _| g));
             let dscale = to_f32(channel_sums((&gy, &xhat), C, plane, |_, g, x| g * x));
             with_grad(grads, &x, |gx| {
-                let per_task = planes_per_task(plane);
                 gx.par_chunks_mut(plane)
-                    .with_min_len(per_task)
+                    .with_min_len(planes_per_task(plane))
                     .enumerate()
                     .for_each(|(k, gxs)| {
                         let c = k % C;
