@@ -1,13 +1,15 @@
 //! `make bench`: milliseconds per GAN-CLS training step (batch 32, random images, the
 //! same work as `../shared/bench/gan_torch.py`) as a median, where the time goes phase by
 //! phase, how many cores were busy, and G's forward+backward alone.
-//! Usage: `cargo bench --bench step -- [batch] [steps] [warmup] [preset] [kernels] [shared]`
+//! Usage: `cargo bench --bench step -- [batch] [steps] [warmup] [preset] [kernels] [shared] [cuda]`
 //! (preset: `article`, the reference's network, by default; kernels: `auto`, `fast` or
-//! `composite`; `shared`: the preset with `shared_fake = true`, G run once per step).
+//! `composite`; `shared`: the preset with `shared_fake = true`, G run once per step;
+//! `cuda`: on the GPU, in a build with `--features cuda`, its phases timed in a second
+//! pass that waits for the device at every phase boundary).
 
 use cgan::config::{Config, Preset};
 use cgan::data::{Dataset, Split, PIXELS};
-use cgan::device::Kernels;
+use cgan::device::{DeviceKind, Kernels, ModelDevice};
 use cgan::gan::{Gan, Phase};
 use cgan::models::{one_hot, sample_noise, NoiseKind, OutputActivation};
 use cgan::ops::batch_norm::Mode;
@@ -60,8 +62,29 @@ fn main() {
         shared_fake,
         ..preset.config()
     };
-    let mut data = Dataset::new(split, n, 0).expect("bench batch fits its data");
-    let mut gan = Gan::new(&cfg);
+    let data = Dataset::new(split, n, 0).expect("bench batch fits its data");
+    let label = format!("{}{}", preset.name(), if shared_fake { " shared_fake" } else { "" });
+    if std::env::args().skip(1).any(|a| a == "cuda") {
+        #[cfg(feature = "cuda")]
+        {
+            let dev = cgan::device::cuda::open(0).unwrap_or_else(|e| panic!("{e}"));
+            return bench(Gan::on(dev, &cfg), data, &label, (n, steps, warm), &mut rng);
+        }
+        #[cfg(not(feature = "cuda"))]
+        panic!("`cuda` needs a build with --features cuda");
+    }
+    bench(Gan::new(&cfg), data, &label, (n, steps, warm), &mut rng);
+}
+
+/// Times `gan`'s step and G's forward+backward and prints them; `(n, steps, warm)`: batch,
+/// timed steps, warm-up steps.
+fn bench<D: ModelDevice>(
+    mut gan: Gan<D>,
+    mut data: Dataset,
+    label: &str,
+    (n, steps, warm): (usize, usize, usize),
+    rng: &mut StdRng,
+) {
     let mut times = Vec::new();
     let (mut wall, mut cpu) = (Instant::now(), cpu_seconds());
     for step in 0..(warm + steps) as u64 {
@@ -75,9 +98,18 @@ fn main() {
             times.push(t.elapsed().as_secs_f64() * 1e3);
         }
     }
+    gan.dev.synchronize();
     let cores_busy = (cpu_seconds() - cpu) / wall.elapsed().as_secs_f64();
     let fastest_ms = times.iter().copied().fold(f64::INFINITY, f64::min);
     let step_ms = median(times);
+    if D::KIND != DeviceKind::Cpu {
+        // The host only launches work: time the phases again, waiting at each boundary.
+        gan.phase_times.synchronised = true;
+        gan.phase_times.reset();
+        for step in 0..steps as u64 {
+            std::hint::black_box(gan.train_step(&mut data, (warm + steps) as u64 + step));
+        }
+    }
     let phases: Vec<String> = Phase::ALL
         .iter()
         .map(|&p| {
@@ -92,7 +124,7 @@ fn main() {
     let dev = gan.dev.clone();
     let mut times = Vec::new();
     for i in 0..warm + steps {
-        let z = sample_noise(&dev, n, NoiseKind::Uniform, &mut rng);
+        let z = sample_noise(&dev, n, NoiseKind::Uniform, rng);
         let c = one_hot(&dev, &(0..n).map(|_| rng.gen_range(0..10)).collect::<Vec<u8>>());
         let t = Instant::now();
         let img = gan.g.forward(
@@ -103,14 +135,14 @@ fn main() {
             gan.kernels,
         );
         std::hint::black_box(img.square().mean().backward());
+        dev.synchronize();
         if i >= warm {
             times.push(t.elapsed().as_secs_f64() * 1e3);
         }
     }
     println!(
-        "cgan preset={}{} batch={n} steps={steps} median_ms={step_ms:.2} min_ms={fastest_ms:.2} g_fwd_bwd_median_ms={:.2} threads={} cores_busy={cores_busy:.2}",
-        preset.name(),
-        if shared_fake { " shared_fake" } else { "" },
+        "cgan preset={label} device={} batch={n} steps={steps} median_ms={step_ms:.2} min_ms={fastest_ms:.2} g_fwd_bwd_median_ms={:.2} threads={} cores_busy={cores_busy:.2}",
+        D::KIND.name(),
         median(times),
         rayon::current_num_threads()
     );

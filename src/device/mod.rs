@@ -56,7 +56,7 @@ pub enum Kernels {
 /// A device the model runs on: every op the networks and losses use, with the composite
 /// versions as defaults. `kernels` picks among a device's implementations; a device with
 /// only the composite ones ignores it.
-pub trait ModelDevice: Device<f32> + TensorToArray<(), f32, Array = f32> {
+pub trait ModelDevice: Device<f32> + TensorToArray<(), f32, Array = f32> + Synchronize {
     /// The config's name for this device.
     const KIND: DeviceKind;
 

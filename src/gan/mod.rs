@@ -149,6 +149,15 @@ impl<D: ModelDevice> Gan<D> {
         self.g_ema.as_mut().unwrap_or(&mut self.g)
     }
 
+    /// Adds the time since `*mark` to `phase`, first waiting for the device when
+    /// [`PhaseTimes::synchronised`] is set.
+    fn lap(&mut self, phase: Phase, mark: &mut Instant) {
+        if self.phase_times.synchronised {
+            self.dev.synchronize();
+        }
+        self.phase_times.lap(phase, mark);
+    }
+
     /// The config this GAN trains with.
     pub fn config(&self) -> &Config {
         &self.cfg
@@ -170,7 +179,7 @@ impl<D: ModelDevice> Gan<D> {
         for j in 0..k {
             let mut mark = Instant::now();
             data.batch_into(step * k + j, &mut self.batch);
-            self.phase_times.lap(Phase::Data, &mut mark);
+            self.lap(Phase::Data, &mut mark);
             let shared = g
                 .as_ref()
                 .filter(|_| j + 1 == k)
@@ -199,20 +208,20 @@ impl<D: ModelDevice> Gan<D> {
                 // G in training mode (batch statistics) but off the tape: D's step needs
                 // no G gradient.
                 let z = sample_noise(&self.dev, n, self.cfg.noise, &mut rng);
-                self.phase_times.lap(Phase::Data, &mut mark);
+                self.lap(Phase::Data, &mut mark);
                 let fake = self
                     .g
                     .forward(z, right.clone(), Mode::Train, self.cfg.output_activation, self.kernels);
-                self.phase_times.lap(Phase::GForward, &mut mark);
+                self.lap(Phase::GForward, &mut mark);
                 (fake, right.clone())
             }
         };
-        self.phase_times.lap(Phase::Data, &mut mark);
+        self.lap(Phase::Data, &mut mark);
 
         self.d.power_iteration();
         let mut grads = self.grads_d.take().unwrap_or_else(|| self.d.alloc_grads());
         self.d.zero_grads(&mut grads);
-        self.phase_times.lap(Phase::Optimiser, &mut mark);
+        self.lap(Phase::Optimiser, &mut mark);
         let k = self.kernels;
         let (rr, rw) = self.d.forward_pair(real.traced(grads), (right, wrong), Mode::Train, k);
         let fk = self
@@ -228,9 +237,9 @@ impl<D: ModelDevice> Gan<D> {
             DLoss::Reed => l_rr + (l_rw + l_fk) * 0.5,
         };
         let loss_d = loss.array();
-        self.phase_times.lap(Phase::DForward, &mut mark);
+        self.lap(Phase::DForward, &mut mark);
         let mut grads = loss.backward();
-        self.phase_times.lap(Phase::Backward, &mut mark);
+        self.lap(Phase::Backward, &mut mark);
         // A non-finite loss is caught by the caller, which stops before the next checkpoint.
         // Adam fails only when the device is out of memory, which dfdx reports by panicking
         // everywhere else too.
@@ -238,7 +247,7 @@ impl<D: ModelDevice> Gan<D> {
             .update(&mut self.opt_d, &mut grads)
             .expect("device memory for D's update");
         self.grads_d = Some(grads);
-        self.phase_times.lap(Phase::Optimiser, &mut mark);
+        self.lap(Phase::Optimiser, &mut mark);
         StepStats {
             loss_d,
             d_real_right: terms[0],
@@ -269,7 +278,7 @@ impl<D: ModelDevice> Gan<D> {
         let z_values = if mode_seeking { z.as_vec() } else { Vec::new() };
         let mut grads = self.grads_g.take().unwrap_or_else(|| self.g.alloc_grads());
         self.g.zero_grads(&mut grads);
-        self.phase_times.lap(Phase::Data, &mut mark);
+        self.lap(Phase::Data, &mut mark);
         let fake = self.g.forward(
             z.traced(grads),
             c.clone(),
@@ -277,7 +286,7 @@ impl<D: ModelDevice> Gan<D> {
             self.cfg.output_activation,
             self.kernels,
         );
-        self.phase_times.lap(Phase::GForward, &mut mark);
+        self.lap(Phase::GForward, &mut mark);
         GForward { rng, c, z_values, fake }
     }
 
@@ -311,17 +320,17 @@ impl<D: ModelDevice> Gan<D> {
         let logits = self.d.forward(fake, c, Mode::Train, k);
         let loss = bce(logits, self.ones.clone());
         let loss_g = loss.array();
-        self.phase_times.lap(Phase::DForward, &mut mark);
+        self.lap(Phase::DForward, &mut mark);
         let mut grads = match ms {
             Some(term) => (loss + term).backward(),
             None => loss.backward(),
         };
-        self.phase_times.lap(Phase::Backward, &mut mark);
+        self.lap(Phase::Backward, &mut mark);
         if self.cfg.gan_int > 0.0 {
             // GAN-INT: conditions between two labels must also look real to D.
             let mixed = interpolated(&self.dev, n, &mut rng);
             let z = sample_noise(&self.dev, n, self.cfg.noise, &mut rng);
-            self.phase_times.lap(Phase::Data, &mut mark);
+            self.lap(Phase::Data, &mut mark);
             let fake = self.g.forward(
                 z.traced(grads),
                 mixed.clone(),
@@ -329,12 +338,12 @@ impl<D: ModelDevice> Gan<D> {
                 self.cfg.output_activation,
                 k,
             );
-            self.phase_times.lap(Phase::GForward, &mut mark);
+            self.lap(Phase::GForward, &mut mark);
             let logits = self.d.forward(fake, mixed, Mode::Train, k);
             let loss = bce(logits, self.ones.clone()) * self.cfg.gan_int as f32;
-            self.phase_times.lap(Phase::DForward, &mut mark);
+            self.lap(Phase::DForward, &mut mark);
             grads = loss.backward();
-            self.phase_times.lap(Phase::Backward, &mut mark);
+            self.lap(Phase::Backward, &mut mark);
         }
         self.opt_g
             .update(&mut self.g, &mut grads)
@@ -343,7 +352,7 @@ impl<D: ModelDevice> Gan<D> {
             params::blend(ema, &self.g, params::ema_decay(self.cfg.g_ema, step) as f32);
         }
         self.grads_g = Some(grads);
-        self.phase_times.lap(Phase::Optimiser, &mut mark);
+        self.lap(Phase::Optimiser, &mut mark);
         (loss_g, ms_value, ratio)
     }
 }

@@ -43,6 +43,10 @@ impl Phase {
 #[derive(Clone, Copy, Debug, Default, PartialEq)]
 pub struct PhaseTimes {
     total: [Duration; Phase::ALL.len()],
+    /// Wait for the device at every phase boundary. A GPU runs asynchronously: without
+    /// this a phase is charged for the launches only and the wait lands wherever the host
+    /// next reads a value. Off by default, since it serialises host and device.
+    pub synchronised: bool,
 }
 
 impl PhaseTimes {
@@ -58,8 +62,8 @@ impl PhaseTimes {
         self.total[phase as usize]
     }
 
-    /// Starts counting from zero.
+    /// Starts counting from zero (keeps [`PhaseTimes::synchronised`]).
     pub fn reset(&mut self) {
-        *self = Self::default();
+        self.total = Default::default();
     }
 }
