@@ -3,7 +3,7 @@ CARGO ?= cargo
 RUN ?= $(lastword $(sort $(wildcard runs/20*)))
 ARGS ?=
 
-.PHONY: all data judge train test lint bench scaling gpu-check tensorboard regress regress-update fuzz clean
+.PHONY: all data judge train test lint bench scaling cuda-build gpu-check tensorboard regress regress-update fuzz clean
 REGRESS_RUN ?= target/regress-run
 
 all: test
@@ -32,6 +32,7 @@ lint: ## fmt, clippy, and clippy of the CUDA build (type-checked without a toolk
 test: data lint judge ## fmt, clippy, every test (release build: the ops are slow unoptimised), TensorBoard check
 	@$(MAKE) --no-print-directory data DATASET=fashion-mnist
 	$(CARGO) test --release
+	scripts/cuda-build.sh --check
 	scripts/tensorboard-check.sh
 
 # Each preset's tiny regression run: snapshots/<stem>.toml against snapshots/<stem>_samples_all.png.
@@ -61,8 +62,11 @@ bench: ## ms per training step next to PyTorch's (both presets, alternating A B 
 scaling: ## the README's scaling table: batch 16-128, 2 cores vs 1, cgan vs PyTorch, peak RSS
 	scripts/scaling.sh
 
-gpu-check: data ## on a machine with an NVIDIA GPU and the CUDA toolkit: shape tests, a step and 300 steps on the GPU
-	scripts/gpu-check.sh
+cuda-build: ## the CUDA bundle for a GPU machine, built without a GPU or toolkit (~15 min the first time) into target/cuda-bundle; CHECK=1: only the fast check CI runs
+	@if [ -n "$(CHECK)" ]; then scripts/cuda-build.sh --check; else scripts/cuda-build.sh; fi
+
+gpu-check: ## on a machine with an NVIDIA GPU: device tests, step benchmarks next to PyTorch, 300 steps per preset; BUNDLE=target/cuda-bundle runs a bundle (no Rust or toolkit needed), else builds with the local toolkit
+	@if [ -n "$(BUNDLE)" ]; then scripts/gpu-check.sh --bundle "$(BUNDLE)"; else $(MAKE) --no-print-directory data && scripts/gpu-check.sh; fi
 
 tensorboard: ## run TensorBoard on runs/ if installed, else print the command
 	@if command -v tensorboard >/dev/null; then tensorboard --logdir runs; \

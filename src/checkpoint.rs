@@ -344,14 +344,16 @@ fn load_moments(path: &Path, adam: &mut Adam, net: &str, names: &[(String, usize
         .flat_map(|(name, len)| [(format!("{net}.{name}.m"), *len), (format!("{net}.{name}.v"), *len)])
         .collect();
     let mut vectors = read_vectors(path, &keys)?.into_iter();
-    adam.moments = names
-        .iter()
-        .map(|(name, _)| {
-            let m = vectors.next().unwrap_or_default();
-            let v = vectors.next().unwrap_or_default();
-            (name.clone(), m, v)
-        })
-        .collect();
+    adam.set_moments(
+        names
+            .iter()
+            .map(|(name, _)| {
+                let m = vectors.next().unwrap_or_default();
+                let v = vectors.next().unwrap_or_default();
+                (name.clone(), m, v)
+            })
+            .collect(),
+    );
     Ok(())
 }
 
@@ -393,8 +395,9 @@ pub fn load<D: ModelDevice, M: Trainee<D>>(dir: &Path, model: &mut M) -> Result<
 /// `optim.safetensors` in `dir`: the moments of G's and D's optimisers.
 pub(crate) fn write_moments(dir: &Path, opt_g: &Adam, opt_d: &Adam) -> Result<PathBuf, CheckpointError> {
     let o_path = dir.join("optim.safetensors");
-    let moments = [("g", opt_g), ("d", opt_d)].into_iter().flat_map(|(net, adam)| {
-        adam.moments
+    let [g, d] = [opt_g.moments(), opt_d.moments()];
+    let moments = [("g", &g), ("d", &d)].into_iter().flat_map(|(net, moments)| {
+        moments
             .iter()
             .flat_map(move |(name, m, v)| [(format!("{net}.{name}.m"), &m[..]), (format!("{net}.{name}.v"), &v[..])])
     });

@@ -1,5 +1,6 @@
 //! Walks a model's named tensors: model summaries, weight histograms, gradient checks.
 
+use crate::device::{DeviceKind, ModelDevice};
 use dfdx::nn::tensor_collection::{
     RecursiveWalker, TensorCollection, TensorOptions, TensorVisitor, ViewTensorMut, ViewTensorName, ViewTensorRef,
 };
@@ -130,8 +131,11 @@ pub fn ema_decay(decay: f64, step: u64) -> f64 {
 
 /// `target = decay * target + (1 - decay) * source`, tensor by tensor (running statistics
 /// included): an exponential moving average of a model's weights. Both must be the same
-/// architecture.
-pub fn blend<M: TensorCollection<f32, D>, D: Device<f32>>(target: &mut M, source: &M, decay: f32) {
+/// architecture. On the CPU through host copies, elsewhere on the device.
+pub fn blend<M: TensorCollection<f32, D>, D: ModelDevice>(target: &mut M, source: &M, decay: f32) {
+    if D::KIND != DeviceKind::Cpu {
+        return blend_on_device(target, source, decay);
+    }
     let src = params(source);
     let mut v = Blend {
         source: src.iter(),
@@ -140,4 +144,64 @@ pub fn blend<M: TensorCollection<f32, D>, D: Device<f32>>(target: &mut M, source
     };
     // Visiting CPU tensors fails only when memory runs out.
     let _ = M::iter_tensors(&mut RecursiveWalker { m: target, f: &mut v });
+}
+
+/// [`blend`] without the host: one in-place `axpy` per tensor on the device (a GPU's
+/// path; any device runs it, so the CPU checks it against [`blend`]).
+///
+/// # Panics
+/// If the device runs out of memory.
+pub fn blend_on_device<M: TensorCollection<f32, D>, D: Device<f32>>(target: &mut M, source: &M, decay: f32) {
+    let mut sources = Flatten(Vec::new());
+    let _ = M::iter_tensors(&mut RecursiveWalker {
+        m: source,
+        f: &mut sources,
+    });
+    let mut v = BlendOnDevice {
+        source: sources.0.into_iter(),
+        decay,
+    };
+    M::iter_tensors(&mut RecursiveWalker { m: target, f: &mut v }).expect("device memory for the moving average");
+}
+
+/// Every tensor of a model as a flat view (no copy), in visit order.
+struct Flatten<D: Device<f32>>(Vec<Tensor<(usize,), f32, D>>);
+
+impl<D: Device<f32>> TensorVisitor<f32, D> for Flatten<D> {
+    type Viewer = ViewTensorRef;
+    type Err = D::Err;
+    type E2 = f32;
+    type D2 = D;
+
+    fn visit<S: Shape>(
+        &mut self,
+        _: TensorOptions<S, f32, D>,
+        t: &Tensor<S, f32, D>,
+    ) -> Result<Option<Tensor<S, f32, D>>, Self::Err> {
+        self.0.push(t.clone().reshape_like(&(t.shape().num_elements(),)));
+        Ok(None)
+    }
+}
+
+struct BlendOnDevice<D: Device<f32>> {
+    source: std::vec::IntoIter<Tensor<(usize,), f32, D>>,
+    decay: f32,
+}
+
+impl<D: Device<f32>> TensorVisitor<f32, D> for BlendOnDevice<D> {
+    type Viewer = ViewTensorMut;
+    type Err = D::Err;
+    type E2 = f32;
+    type D2 = D;
+
+    fn visit<S: Shape>(
+        &mut self,
+        _: TensorOptions<S, f32, D>,
+        t: &mut Tensor<S, f32, D>,
+    ) -> Result<Option<Tensor<S, f32, D>>, Self::Err> {
+        if let Some(src) = self.source.next() {
+            t.try_axpy(self.decay, &src.reshape_like(t.shape()), 1.0 - self.decay)?;
+        }
+        Ok(None)
+    }
 }

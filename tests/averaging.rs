@@ -29,18 +29,24 @@ fn cfg(g_ema: f64) -> Config {
     }
 }
 
-#[test]
-fn blend_is_an_exponential_moving_average_of_every_tensor() {
+/// The host's blend (the CPU's) and the in-place one a GPU runs.
+#[rstest::rstest]
+#[case::on_the_host(params::blend::<Generator<f32, Cpu>, Cpu>)]
+#[case::on_the_device(params::blend_on_device::<Generator<f32, Cpu>, Cpu>)]
+fn blend_is_an_exponential_moving_average_of_every_tensor(
+    #[case] blend: fn(&mut Generator<f32, Cpu>, &Generator<f32, Cpu>, f32),
+) {
     let dev = Cpu::seed_from_u64(0);
     let mut target = Generator::<f32, Cpu>::build(&dev);
     let source = Generator::<f32, Cpu>::build(&dev);
     let (t0, s0) = (params::params(&target), params::params(&source));
-    params::blend(&mut target, &source, 0.75);
+    blend(&mut target, &source, 0.75);
     for ((t, s), after) in t0.iter().zip(&s0).zip(params::params(&target)) {
         for ((a, b), c) in t.values.iter().zip(&s.values).zip(&after.values) {
             assert!((0.75 * a + 0.25 * b - c).abs() < 1e-6, "{}", t.name);
         }
     }
+    assert_eq!(s0, params::params(&source), "the source is left alone");
 }
 
 #[test]

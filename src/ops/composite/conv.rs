@@ -75,7 +75,7 @@ fn im2col_index(channels: usize, h: usize, w: usize, k: usize, stride: usize, pa
 
 /// 2-D convolution: `x (n, I, h, w)`, `weight (O, I, K, K)`, `bias (O)` -> `(n, O, h', w')`:
 /// gather the windows (im2col), one matmul, add the bias.
-pub fn conv2d<const I: usize, const O: usize, const K: usize, D: Device<f32>, T: Tape<f32, D>>(
+pub fn conv2d<const I: usize, const O: usize, const K: usize, D: Device<f32> + Synchronize, T: Tape<f32, D>>(
     x: Tensor<Img<I>, f32, D, T>,
     weight: &Tensor<Rank4<O, I, K, K>, f32, D>,
     bias: &Tensor<Rank1<O>, f32, D>,
@@ -88,9 +88,7 @@ pub fn conv2d<const I: usize, const O: usize, const K: usize, D: Device<f32>, T:
         op: "im2col",
         geometry: [I, h, w, K, stride, pad, 0],
     };
-    let idx = cached_index(key, || im2col_index(I, h, w, K, stride, pad));
-    let dev = x.device().clone();
-    let idx = dev.tensor_from_vec(idx.to_vec(), (idx.len(),));
+    let idx = cached_index(x.device(), key, || im2col_index(I, h, w, K, stride, pad));
     let cols = with_zero_row(features_by_batch(x))
         .gather(idx)
         .reshape_like(&(I * K * K, oh * ow * n));
@@ -146,7 +144,13 @@ fn col2im_index(
 /// `(n, O, h', w')`. Every contribution `W^T x` is one matmul; each output pixel then
 /// gathers and sums the contributions that land on it (col2im). No zeros are inserted,
 /// so no multiplication is wasted on them (a quarter of the work at stride 2).
-pub fn conv_transpose2d<const I: usize, const O: usize, const K: usize, D: Device<f32>, T: Tape<f32, D>>(
+pub fn conv_transpose2d<
+    const I: usize,
+    const O: usize,
+    const K: usize,
+    D: Device<f32> + Synchronize,
+    T: Tape<f32, D>,
+>(
     x: Tensor<Img<I>, f32, D, T>,
     weight: &Tensor<Rank4<I, O, K, K>, f32, D>,
     bias: &Tensor<Rank1<O>, f32, D>,
@@ -163,10 +167,8 @@ pub fn conv_transpose2d<const I: usize, const O: usize, const K: usize, D: Devic
         op: "col2im",
         geometry: [O, h, w, K, stride, pad, output_pad],
     };
-    let idx = cached_index(key, || col2im_index(O, h, w, K, stride, pad, out));
-    let taps = idx.len() / (O * out.0 * out.1);
-    let dev = x.device().clone();
-    let idx = dev.tensor_from_vec(idx.to_vec(), (idx.len(),));
+    let idx = cached_index(x.device(), key, || col2im_index(O, h, w, K, stride, pad, out));
+    let taps = idx.shape().0 / (O * out.0 * out.1);
     // (I, h w n): channels by (position, sample).
     let xm = x
         .reshape_like(&(n, I, h * w))

@@ -12,19 +12,35 @@ pub mod conv;
 pub mod regularisers;
 
 use dfdx::prelude::*;
+use std::any::{Any, TypeId};
+use std::cell::RefCell;
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
 
-/// A gather index as host values, built once per key and shared (the device copy is made
-/// per call: dfdx tensors are tied to one device instance).
-pub(crate) fn cached_index(key: IndexKey, build: impl FnOnce() -> Vec<usize>) -> Arc<Vec<usize>> {
-    static CACHE: Mutex<Option<HashMap<IndexKey, Arc<Vec<usize>>>>> = Mutex::new(None);
-    let mut cache = CACHE.lock().unwrap_or_else(|e| e.into_inner());
-    cache
-        .get_or_insert_with(HashMap::new)
-        .entry(key)
-        .or_insert_with(|| Arc::new(build()))
-        .clone()
+/// A gather index on device `D`, built and uploaded once per key (per thread) and then
+/// shared: uploading it every call cost a host-to-device copy of up to 3 MB, which
+/// stalled the GPU several times a step. The upload is waited for once, so any instance
+/// of the device may read it.
+pub(crate) fn cached_index<D: Device<f32> + Synchronize>(
+    dev: &D,
+    key: IndexKey,
+    build: impl FnOnce() -> Vec<usize>,
+) -> Tensor<(usize,), usize, D> {
+    thread_local! {
+        static CACHE: RefCell<HashMap<(TypeId, IndexKey), Box<dyn Any>>> = RefCell::new(HashMap::new());
+    }
+    CACHE.with(|cache| {
+        let mut cache = cache.borrow_mut();
+        let entry = cache.entry((TypeId::of::<D>(), key)).or_insert_with(|| {
+            let idx = build();
+            let t = dev.tensor_from_vec(idx.clone(), (idx.len(),));
+            dev.synchronize();
+            Box::new(t)
+        });
+        entry
+            .downcast_ref::<Tensor<(usize,), usize, D>>()
+            .expect("the cache is keyed by the device type")
+            .clone()
+    })
 }
 
 /// What a gather index depends on: the op and its geometry.
