@@ -13,8 +13,10 @@
 #      the same GPU when python3 has torch with CUDA;
 #   3. STEPS (300) steps of each preset with --device cuda and (unless COMPARE_CPU=0) with
 #      --device cpu, same seed: steps/s, peak GPU memory, and the final losses side by side;
-#   4. QUALITY_SECONDS (0: skipped) of the default preset on the GPU, a checkpoint every
-#      500 steps, stopped by SIGTERM (which checkpoints) and packed for `cgan eval` elsewhere.
+#   4. QUALITY_SECONDS (0: skipped) of the default preset on the GPU (seed QUALITY_SEED, 42),
+#      6000 steps at most, a checkpoint every 500, stopped by SIGTERM at the cap (which
+#      checkpoints) and packed for `cgan eval` elsewhere.
+# STAGES picks among them (default "tests bench train quality").
 # OUT_DIR (default target/gpu-check) receives the log and the packed runs.
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -22,6 +24,9 @@ repo="$PWD"
 steps="${STEPS:-300}"
 batches="${BATCHES:-32}"
 quality_seconds="${QUALITY_SECONDS:-0}"
+quality_seed="${QUALITY_SEED:-42}"
+stages=" ${STAGES:-tests bench train quality} "
+wants() { [[ "$stages" == *" $1 "* ]]; }
 out="${OUT_DIR:-$repo/target/gpu-check}"
 mkdir -p "$out"
 exec > >(tee -a "$out/gpu-check.log") 2>&1
@@ -97,10 +102,11 @@ fi
 
 idle_mib="$(nvidia-smi --query-gpu=memory.used --format=csv,noheader,nounits | head -1)"
 
-stage 150 "device tests on the GPU" env CGAN_TEST_DEVICE=cuda "$device_test" --test-threads 1
+wants tests && stage 150 "device tests on the GPU" env CGAN_TEST_DEVICE=cuda "$device_test" --test-threads 1
 
 torch_ok=0
 python3 -c 'import torch, sys; sys.exit(0 if torch.cuda.is_available() else 1)' 2>/dev/null && torch_ok=1
+wants bench || batches=""
 for n in $batches; do
     for preset in article mode-seeking; do
         stage 60 "step benchmark, $preset, batch $n, cuda" "$step_bench" "$n" 50 10 "$preset" cuda
@@ -116,6 +122,7 @@ done
 common=(--eval-every 0 --summary-every 100 --checkpoint-every 100000 --no-progress-bar --seed 42 --steps "$steps")
 devices="cuda cpu"
 [ "${COMPARE_CPU:-1}" = 0 ] && devices=cuda
+wants train || devices=""
 for preset in article mode-seeking; do
     for dev in $devices; do
         rm -rf "$out/$preset-$dev"
@@ -135,16 +142,18 @@ for d in sys.argv[1:]:
     print(f"{d.rsplit('/', 1)[-1]:<22} {s.get('steps_per_second', float('nan')):>8.2f} {get('loss/discriminator'):>19.4f} {get('loss/generator'):>15.4f}")
 EOF
 }
-say "final losses, GPU next to CPU (same seed and steps; GAN training diverges across devices, so these are compared, not asserted)"
-summary "$out"/{article,mode-seeking}-cuda $([ "$devices" = cuda ] || echo "$out"/{article,mode-seeking}-cpu)
+if [ -n "$devices" ]; then
+    say "final losses, GPU next to CPU (same seed and steps; GAN training diverges across devices, so these are compared, not asserted)"
+    summary "$out"/{article,mode-seeking}-cuda $([ "$devices" = cuda ] || echo "$out"/{article,mode-seeking}-cpu)
+fi
 
-if [ "$quality_seconds" -gt 0 ]; then
+if wants quality && [ "$quality_seconds" -gt 0 ]; then
     q="$out/quality"
     rm -rf "$q"
     # Stopped by SIGTERM at the cap (cgan checkpoints on it): that end is the plan, not a failure.
     stage $((quality_seconds + 60)) "the default preset on the GPU, 6000 steps or ${quality_seconds}s" \
         bash -c 'timeout -s TERM -k 50 "$0" "$@"; rc=$?; [ "$rc" -eq 124 ] && exit 0; exit "$rc"' \
-        "$quality_seconds" "$cgan" train --device cuda --seed 42 --steps 6000 \
+        "$quality_seconds" "$cgan" train --device cuda --seed "$quality_seed" --steps 6000 \
         --eval-every 0 --summary-every 500 --checkpoint-every 500 --no-progress-bar --run-dir "$q"
     last="$(ls -d "$q"/checkpoints/step-* 2>/dev/null | sort -V | tail -1)"
     say "quality run: checkpoints $(ls "$q/checkpoints" 2>/dev/null | tr '\n' ' '); summary: $(tr -d '\n ' <"$q/summary.json" 2>/dev/null | cut -c1-300)"
