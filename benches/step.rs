@@ -7,11 +7,12 @@
 //! `cuda`: on the GPU, in a build with `--features cuda`, its phases timed in a second
 //! pass that waits for the device at every phase boundary).
 
-use cgan::config::{Config, Preset};
+use cgan::config::{Config, NoiseKind, OutputActivation, Preset};
 use cgan::data::{Dataset, Split, PIXELS};
 use cgan::device::{DeviceKind, Kernels, ModelDevice};
-use cgan::gan::{Gan, Phase};
-use cgan::models::{one_hot, sample_noise, NoiseKind, OutputActivation};
+use cgan::models::gan_cls::Gan;
+use cgan::models::phases::Phase;
+use cgan::models::{one_hot, sample_noise};
 use cgan::ops::batch_norm::Mode;
 use clap::ValueEnum;
 use dfdx::prelude::*;

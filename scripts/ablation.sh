@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The README's ablation table, reproduced: trains every config in a directory
+# The ablation table of docs/model.md, reproduced: trains every config in a directory
 # (default experiments/ablation/*.toml) into runs/ablation/<name>/ (skipping runs that
 # already finished), scores each final checkpoint with `cgan eval --samples 2000`, and
 # prints the table. Usage: scripts/ablation.sh [DIR] [NAME...]

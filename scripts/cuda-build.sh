@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The CUDA bundle, built on a machine with no GPU and no CUDA toolkit (README "GPU").
+# The CUDA bundle, built on a machine with no GPU and no CUDA toolkit (docs/gpu.md).
 #   scripts/cuda-build.sh          fetch the pinned CUDA 13.0 wheels from PyPI, make stub
 #                                  libraries and an nvidia-smi stand-in, build cgan and the
 #                                  device test and the step benchmark with --features cuda

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The GPU check (README "GPU"), on a machine with an NVIDIA GPU and its driver.
+# The GPU check (docs/gpu.md), on a machine with an NVIDIA GPU and its driver.
 #   From a bundle:  scripts/gpu-check.sh --bundle target/cuda-bundle
 #                   (built on any x86-64 Linux by scripts/cuda-build.sh; this machine needs
 #                   the driver and the CUDA 13 libraries, no Rust and no network)

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The README's scaling table: median ms per training step of the `article` preset and of
+# The scaling table of docs/speed.md: median ms per training step of the `article` preset and of
 # the PyTorch reference at several batch sizes, on both cores and pinned to one
 # (`taskset -c 0`: each program keeps its own threads, they share one core), with each
 # process's peak RSS. cgan and PyTorch alternate per cell, so each ratio is measured under

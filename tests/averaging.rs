@@ -1,13 +1,13 @@
 //! The moving average of G's weights (`g_ema`): the arithmetic, that it leaves training
 //! alone, that sampling uses it, and that checkpoints carry it to resume and generation.
 
-use cgan::checkpoint;
 use cgan::config::{Config, Preset};
 use cgan::data::{Dataset, Split, PIXELS};
-use cgan::gan::Gan;
-use cgan::generate::{generate, Layout};
-use cgan::models::Generator;
-use cgan::params;
+use cgan::models::gan_cls::Gan;
+use cgan::models::gan_cls::Generator;
+use cgan::nn::params;
+use cgan::run::checkpoint;
+use cgan::tools::generate::{generate, Layout};
 use dfdx::prelude::*;
 use rand::{rngs::StdRng, Rng, SeedableRng};
 
@@ -97,7 +97,7 @@ fn checkpoints_carry_the_average_to_resume_and_to_generation() {
     }
     let ck = dir.join("ck");
     checkpoint::save_dir(&ck, &gan, 2).unwrap();
-    assert!(ck.join(checkpoint::G_EMA_FILE).is_file());
+    assert!(ck.join(cgan::models::checkpoint::G_EMA_FILE).is_file());
 
     let mut back = Gan::new(&cfg(0.9));
     checkpoint::load(&ck, &mut back).unwrap();
@@ -105,7 +105,7 @@ fn checkpoints_carry_the_average_to_resume_and_to_generation() {
         params::params(back.g_ema.as_ref().unwrap()),
         params::params(gan.g_ema.as_ref().unwrap())
     );
-    let (mut g, how) = checkpoint::load_generator(&ck).unwrap();
+    let (mut g, how) = cgan::models::registry::load_generator(&ck).unwrap();
     assert!(how.averaged);
     assert_eq!(g.weights(), params::params(gan.g_ema.as_ref().unwrap()));
     let mut sampler = gan.g_ema.clone().unwrap();

@@ -2,18 +2,20 @@
 //! fast kernels: values and every gradient, for every layer shape of G and D, then whole
 //! networks of every D variant, then training steps of both presets.
 
-use cgan::config::{Config, Preset};
-use cgan::data::{Dataset, Split, PIXELS};
+mod common;
+
+use common::random;
+
+use cgan::config::{Activation, Config, DNorm, NoiseKind, OutputActivation, Preset};
+use cgan::data::{Dataset, PIXELS};
 use cgan::device::{Kernels, ModelDevice};
-use cgan::gan::Gan;
-use cgan::models::{
-    one_hot, sample_noise, Activation, DNorm, Discriminator, DiscriminatorSpec, Generator, NoiseKind, OutputActivation,
-    NOISE_DIM,
-};
+use cgan::models::gan_cls::Gan;
+use cgan::models::gan_cls::{Discriminator, DiscriminatorSpec, Generator};
+use cgan::models::{one_hot, sample_noise, NOISE_DIM};
+use cgan::nn::params;
 use cgan::ops::batch_norm::Mode;
 use cgan::ops::spectral_norm::PowerIteration;
 use cgan::ops::Img;
-use cgan::params;
 use dfdx::losses::binary_cross_entropy_with_logits_loss as bce;
 use dfdx::nn::modules::BatchNorm2D;
 use dfdx::prelude::*;
@@ -22,10 +24,6 @@ use rand::{rngs::StdRng, Rng, SeedableRng};
 
 /// The bound on max |composite - fast| / max |fast| for one op.
 const TOL: f32 = 1e-4;
-
-fn random(rng: &mut StdRng, len: usize) -> Vec<f32> {
-    (0..len).map(|_| rng.gen_range(-1.0..1.0)).collect()
-}
 
 /// max |a - b| / max |b|.
 fn rel_err(a: &[f32], b: &[f32]) -> f32 {
@@ -61,7 +59,7 @@ fn conv_case<const I: usize, const O: usize, const K: usize>(
     (stride, pad, output_pad): (usize, usize, usize),
     transposed: bool,
     seed: u64,
-) -> Outputs {
+) -> (Outputs, BiasGrad) {
     let dev = Cpu::default();
     let mut rng = StdRng::seed_from_u64(seed);
     let x: Tensor<Img<I>, f32, Cpu> = dev.tensor_from_vec(random(&mut rng, n * I * h * w), (n, Const, h, w));
@@ -79,14 +77,52 @@ fn conv_case<const I: usize, const O: usize, const K: usize>(
         (y, Box::new(move |g| g.get(&wt).as_vec()))
     };
     let yv = y.retaped::<NoneTape>().as_vec();
-    let r = dev.tensor_from_vec(random(&mut rng, yv.len()), *y.shape());
+    let rv = random(&mut rng, yv.len());
+    let r = dev.tensor_from_vec(rv.clone(), *y.shape());
     let g = (y * r).sum().backward();
-    vec![
+    let outputs = vec![
         ("y".into(), yv),
         ("dx".into(), g.get(&x).as_vec()),
         ("dw".into(), w_grad(&g)),
-        ("db".into(), g.get(&b).as_vec()),
-    ]
+    ];
+    (outputs, BiasGrad::of(g.get(&b).as_vec(), &rv, n))
+}
+
+/// A bias gradient: per output channel, the sum of the output gradient `r` over the batch
+/// and the positions. When those terms cancel the sum is small, and two f32 summation
+/// orders differ by more than 1e-4 of it (G's one-channel last layer, n = 2: both kernels
+/// 1e-4 to 8e-4 of the result away from the exact sum, and from each other). So each is
+/// held to the exact (f64) sum within 1e-4 of the terms' magnitude, the sum's condition.
+struct BiasGrad {
+    got: Vec<f32>,
+    exact: Vec<f64>,
+    magnitude: Vec<f64>,
+}
+
+impl BiasGrad {
+    /// `got` for `r` laid out `(n, channels, positions)`.
+    fn of(got: Vec<f32>, r: &[f32], n: usize) -> Self {
+        let channels = got.len();
+        let per = r.len() / (n * channels);
+        let mut exact = vec![0.0f64; channels];
+        let mut magnitude = vec![0.0f64; channels];
+        for (i, v) in r.iter().enumerate() {
+            let c = (i / per) % channels;
+            exact[c] += *v as f64;
+            magnitude[c] += v.abs() as f64;
+        }
+        Self { got, exact, magnitude }
+    }
+
+    fn check(&self, what: &str) {
+        for ((g, e), m) in self.got.iter().zip(&self.exact).zip(&self.magnitude) {
+            let err = (*g as f64 - e).abs() / m;
+            assert!(
+                err <= TOL as f64,
+                "{what} db: {g} vs exact {e}: error {err:.2e} of the terms' magnitude > {TOL:.0e}"
+            );
+        }
+    }
 }
 
 fn check_conv<const I: usize, const O: usize, const K: usize>(
@@ -97,9 +133,11 @@ fn check_conv<const I: usize, const O: usize, const K: usize>(
     transposed: bool,
     seed: u64,
 ) {
-    let fast = conv_case::<I, O, K>(Kernels::Fast, n, hw, geometry, transposed, seed);
-    let composite = conv_case::<I, O, K>(Kernels::Composite, n, hw, geometry, transposed, seed);
+    let (fast, fast_db) = conv_case::<I, O, K>(Kernels::Fast, n, hw, geometry, transposed, seed);
+    let (composite, composite_db) = conv_case::<I, O, K>(Kernels::Composite, n, hw, geometry, transposed, seed);
     agree(name, &composite, &fast, TOL);
+    fast_db.check(&format!("{name} fast"));
+    composite_db.check(&format!("{name} composite"));
 }
 
 fn bn_case<const C: usize>(k: Kernels, n: usize, side: usize, mode: Mode, seed: u64) -> Outputs {
@@ -367,7 +405,7 @@ fn generator_matches_end_to_end_alone_and_through_d() {
         .chain(Preset::gan_cls().map(|p| {
             let d = Discriminator::new(
                 &Cpu::seed_from_u64(1),
-                p.config().discriminator(),
+                DiscriminatorSpec::of(&p.config()),
                 &mut StdRng::seed_from_u64(3),
             );
             (format!("G through {}'s D", p.name()), Some(d))
@@ -406,12 +444,7 @@ fn cosine(a: &[f32], b: &[f32]) -> f64 {
 /// A few GAN-CLS steps of `preset` with `kernels`: every step's statistics.
 fn train_steps(preset: Preset, kernels: Kernels, steps: u64) -> Vec<[f32; 4]> {
     let n = 8;
-    let mut rng = StdRng::seed_from_u64(0);
-    let split = Split {
-        pixels: (0..n * 4 * PIXELS).map(|_| rng.gen()).collect(),
-        labels: (0..n * 4).map(|_| rng.gen_range(0..10)).collect(),
-        range: (-1.0, 1.0),
-    };
+    let split = common::random_split(n);
     let cfg = Config {
         batch_size: n,
         kernels,

@@ -5,29 +5,18 @@
 
 mod common;
 
-use cgan::checkpoint;
+use common::{cgan, root};
+
 use cgan::config::Config;
-use cgan::gan::Gan;
-use cgan::train::{self, Lines, Target, TrainError};
+use cgan::models::gan_cls::Gan;
+use cgan::run::checkpoint;
+use cgan::run::progress::Lines;
+use cgan::run::train::{self, Target, TrainError};
 use rand::{rngs::StdRng, Rng, SeedableRng};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
 use std::time::Duration;
 
-fn root() -> &'static Path {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-}
-
 const STEPS: u64 = 80;
-
-fn cgan(args: &[&str]) -> Command {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_cgan"));
-    c.current_dir(root())
-        .args(args)
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped());
-    c
-}
 
 fn train_args(run: &Path) -> Vec<String> {
     let steps = STEPS.to_string();

@@ -3,16 +3,18 @@
 //! `CGAN_TEST_DEVICE=cuda cargo test --release --features cuda --test device`
 //! (`scripts/gpu-check.sh`). Every device's result is compared with the CPU's fast path.
 
-use cgan::checkpoint;
-use cgan::config::{Config, Preset};
+mod common;
+
+use common::labels;
+
+use cgan::config::{Activation, Config, DNorm, NoiseKind, OutputActivation, Preset};
 use cgan::data::{Dataset, Split, PIXELS};
 use cgan::device::{Kernels, ModelDevice};
-use cgan::gan::Gan;
-use cgan::models::{
-    one_hot, sample_noise, Activation, DNorm, Discriminator, DiscriminatorSpec, Generator, NoiseKind, OutputActivation,
-};
+use cgan::models::gan_cls::{Discriminator, DiscriminatorSpec, Gan, Generator};
+use cgan::models::{one_hot, sample_noise};
+use cgan::nn::params;
 use cgan::ops::batch_norm::Mode;
-use cgan::params;
+use cgan::run::checkpoint;
 use dfdx::prelude::*;
 use rand::{rngs::StdRng, Rng, SeedableRng};
 
@@ -29,10 +31,6 @@ macro_rules! on_test_device {
             other => panic!("CGAN_TEST_DEVICE={other}: use cpu, or cuda in a build with --features cuda"),
         }
     };
-}
-
-fn labels(rng: &mut StdRng, n: usize) -> Vec<u8> {
-    (0..n).map(|_| rng.gen_range(0..10)).collect()
 }
 
 fn g_shapes<D: ModelDevice>(dev: D) {
@@ -88,12 +86,7 @@ fn test_discriminate_with_condition_on_the_test_device_for_every_variant() {
 
 fn small(preset: Preset) -> (Config, Split) {
     let n = 8;
-    let mut rng = StdRng::seed_from_u64(0);
-    let split = Split {
-        pixels: (0..n * 4 * PIXELS).map(|_| rng.gen()).collect(),
-        labels: (0..n * 4).map(|_| rng.gen_range(0..10)).collect(),
-        range: (-1.0, 1.0),
-    };
+    let split = common::random_split(n);
     let cfg = Config {
         batch_size: n,
         kernels: K,

@@ -2,18 +2,19 @@
 //! checkpoints. Whatever the bytes, they return Ok or one error, never panic. CI runs 256
 //! cases per property; `make fuzz` runs 5000 (PROPTEST_CASES overrides both).
 
-use cgan::checkpoint;
+mod common;
+
+use common::root;
+
 use cgan::config::Config;
 use cgan::data::load_mnist;
-use cgan::gan::Gan;
-use cgan::train::{self, Lines, Target};
+use cgan::models::gan_cls::Gan;
+use cgan::run::checkpoint;
+use cgan::run::progress::Lines;
+use cgan::run::train::{self, Target};
 use proptest::prelude::*;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::OnceLock;
-
-fn root() -> &'static Path {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-}
 
 const IDX: [&str; 4] = [
     "train-images-idx3-ubyte",
@@ -104,12 +105,12 @@ proptest! {
         let original = std::fs::read(good.join(files[which])).unwrap();
         std::fs::write(dir.join(files[which]), apply(&original, &m)).unwrap();
         let mut gan = Gan::new(&small());
-        let before = cgan::params::params(&gan.g);
+        let before = cgan::nn::params::params(&gan.g);
         match checkpoint::load(&dir, &mut gan) {
             Ok(_) => {}
             Err(e) => {
                 prop_assert!(!e.to_string().contains('\n'));
-                prop_assert_eq!(&before, &cgan::params::params(&gan.g), "a failed load changes nothing");
+                prop_assert_eq!(&before, &cgan::nn::params::params(&gan.g), "a failed load changes nothing");
             }
         }
     }

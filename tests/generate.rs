@@ -1,21 +1,24 @@
 //! `cgan generate` grids and evaluation during training, on a tiny real run.
 
-use cgan::arithmetic::{arithmetic, parse_sets, style_of, PER_STYLE};
-use cgan::checkpoint::{self, GeneratorManifest};
+mod common;
+
+use common::root;
+
 use cgan::cli::{Cli, Command};
 use cgan::config::Config;
-use cgan::evaluate;
-use cgan::gan::Gan;
-use cgan::generate::{generate, Layout};
-use cgan::sample::Sampler;
-use cgan::train::{self, Best, Lines, Target};
+use cgan::models::checkpoint::GeneratorManifest;
+use cgan::models::gan_cls::Gan;
+use cgan::models::sample::Sampler;
+use cgan::run::checkpoint;
+use cgan::run::evaluator::{Best, EVAL_HISTORY};
+use cgan::run::progress::Lines;
+use cgan::run::train::{self, Target};
+use cgan::tools::arithmetic::{arithmetic, parse_sets, style_of, PER_STYLE};
+use cgan::tools::eval;
+use cgan::tools::generate::{generate, Layout};
 use clap::Parser;
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
-
-fn root() -> &'static Path {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-}
 
 /// The tiny run's config: 4 steps, judge metrics every 2 (the judge `make judge` trained).
 fn tiny_config() -> Config {
@@ -45,7 +48,7 @@ fn tiny_run() -> &'static PathBuf {
 }
 
 fn history_steps(run: &Path) -> Vec<u64> {
-    std::fs::read_to_string(run.join(train::EVAL_HISTORY))
+    std::fs::read_to_string(run.join(EVAL_HISTORY))
         .unwrap()
         .lines()
         .map(|l| {
@@ -70,7 +73,7 @@ fn a_resumed_run_keeps_one_evaluation_per_step_in_its_history() {
 
 /// G at `step` and its manifest, loaded as generation does: G's file and the manifest only.
 fn g_at(step: u64) -> (Box<dyn Sampler>, GeneratorManifest) {
-    checkpoint::load_generator(&checkpoint::find(tiny_run(), Some(step)).unwrap()).unwrap()
+    cgan::models::registry::load_generator(&checkpoint::find(tiny_run(), Some(step)).unwrap()).unwrap()
 }
 
 #[test]
@@ -81,10 +84,10 @@ fn generation_needs_only_g_and_its_manifest() {
     std::fs::create_dir_all(&dir).unwrap();
     // The default preset samples from the average of G's weights: that file and the
     // manifest are all generation reads (not G's own weights, D or the optimiser).
-    for f in [checkpoint::G_EMA_FILE, "manifest.toml"] {
+    for f in [cgan::models::checkpoint::G_EMA_FILE, "manifest.toml"] {
         std::fs::copy(src.join(f), dir.join(f)).unwrap();
     }
-    let (mut g, how) = checkpoint::load_generator(&dir).unwrap();
+    let (mut g, how) = cgan::models::registry::load_generator(&dir).unwrap();
     let (mut g4, how4) = g_at(4);
     assert!(how.averaged);
     assert_eq!(how, how4);
@@ -92,12 +95,15 @@ fn generation_needs_only_g_and_its_manifest() {
         generate(g.as_mut(), &how, Layout::All, 2, 1).to_png(),
         generate(g4.as_mut(), &how4, Layout::All, 2, 1).to_png()
     );
-    std::fs::remove_file(dir.join(checkpoint::G_EMA_FILE)).unwrap();
-    let err = checkpoint::load_generator(&dir).unwrap_err().to_string();
-    assert!(err.contains(checkpoint::G_EMA_FILE) && err.contains("missing"), "{err}");
+    std::fs::remove_file(dir.join(cgan::models::checkpoint::G_EMA_FILE)).unwrap();
+    let err = cgan::models::registry::load_generator(&dir).unwrap_err().to_string();
+    assert!(
+        err.contains(cgan::models::checkpoint::G_EMA_FILE) && err.contains("missing"),
+        "{err}"
+    );
     assert!(!err.contains('\n'));
     std::fs::remove_file(dir.join("manifest.toml")).unwrap();
-    let err = checkpoint::load_generator(&dir).unwrap_err().to_string();
+    let err = cgan::models::registry::load_generator(&dir).unwrap_err().to_string();
     assert!(err.contains("manifest.toml") && err.contains("missing"), "{err}");
     let _ = std::fs::remove_dir_all(&dir);
 }
@@ -149,7 +155,7 @@ fn evaluation_during_training_keeps_the_best_checkpoint() {
     let mut gan = Gan::new(&train::run_config(run).unwrap());
     assert_eq!(checkpoint::load(&run.join("best"), &mut gan).unwrap().step, best.step);
     // The history: one line per evaluation, the metrics of `cgan eval --json`.
-    let history = std::fs::read_to_string(run.join(train::EVAL_HISTORY)).unwrap();
+    let history = std::fs::read_to_string(run.join(EVAL_HISTORY)).unwrap();
     let lines: Vec<serde_json::Value> = history.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
     assert_eq!(history_steps(run), [2, 4]);
     for l in &lines {
@@ -164,14 +170,14 @@ fn evaluation_during_training_keeps_the_best_checkpoint() {
 #[test]
 fn cgan_eval_on_a_checkpoint_gives_the_figures_training_logged_for_that_step() {
     let run = tiny_run();
-    let history = std::fs::read_to_string(run.join(train::EVAL_HISTORY)).unwrap();
+    let history = std::fs::read_to_string(run.join(EVAL_HISTORY)).unwrap();
     for line in history.lines() {
         let mut logged: serde_json::Value = serde_json::from_str(line).unwrap();
         let step = logged["step"].as_u64().unwrap();
         logged.as_object_mut().unwrap().remove("step");
         // Nothing but the run and the step: sample count, seed, judge and data come
         // from the run's config, as `cgan eval --run RUN --checkpoint N` does.
-        let scored = evaluate::evaluate(&evaluate::Request {
+        let scored = eval::evaluate(&eval::Request {
             run: Some(run.clone()),
             checkpoint: Some(step),
             ..Default::default()
@@ -182,8 +188,8 @@ fn cgan_eval_on_a_checkpoint_gives_the_figures_training_logged_for_that_step() {
         assert_eq!(serde_json::to_value(&scored.metrics).unwrap(), logged, "step {step}");
     }
     // The final evaluation is also the run's summary.json.
-    let summary = cgan::history::read_summary(run).unwrap();
-    let last = evaluate::evaluate(&evaluate::Request {
+    let summary = cgan::run::history::read_summary(run).unwrap();
+    let last = eval::evaluate(&eval::Request {
         run: Some(run.clone()),
         ..Default::default()
     })

@@ -4,35 +4,14 @@
 
 mod common;
 
+use common::{cgan, scratch, small};
+
 use cgan::config::Config;
-use cgan::history::{self, Status};
-use cgan::train::{self, Lines, Target, TrainError};
+use cgan::run::history::{self, Status};
+use cgan::run::progress::Lines;
+use cgan::run::train::{self, Target, TrainError};
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
-
-fn root() -> &'static Path {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-}
-
-fn scratch(tag: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("cgan-history-{tag}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    dir
-}
-
-fn small(steps: u64) -> Config {
-    Config {
-        steps,
-        batch_size: 8,
-        summary_every: 2,
-        checkpoint_every: 2,
-        sample_rows: 2,
-        data_dir: root().join("data/mnist"),
-        eval_every: 0,
-        ..Config::default()
-    }
-}
 
 /// The text summaries of a run, as (step, text).
 fn config_texts(run: &Path) -> Vec<(i64, String)> {
@@ -45,7 +24,7 @@ fn config_texts(run: &Path) -> Vec<(i64, String)> {
             e.get_summary()
                 .get_value()
                 .iter()
-                .filter(|v| v.get_tag() == cgan::tags::CONFIG_TEXT)
+                .filter(|v| v.get_tag() == cgan::tensorboard::tags::CONFIG_TEXT)
                 .map(|v| {
                     (
                         step,
@@ -105,7 +84,7 @@ fn every_finished_run_writes_summary_json() {
     assert_eq!(s.status, Status::Finished);
     assert_eq!((s.final_step, s.steps, s.segment), (4, 4, 1));
     assert_eq!(s.last, report.last);
-    let loss_g = s.last[cgan::tags::LOSS_G].expect("a finite G loss");
+    let loss_g = s.last[cgan::tensorboard::tags::LOSS_G].expect("a finite G loss");
     assert!(
         report.last_line.contains(&format!("loss_g {loss_g:.3}")),
         "{}",
@@ -139,15 +118,6 @@ fn runs_started_together_under_one_default_name_get_their_own_directories() {
         assert_eq!(history::read_summary(r).unwrap().final_step, 1, "{}", r.display());
         let _ = std::fs::remove_dir_all(r);
     }
-}
-
-fn cgan(args: &[&str]) -> Command {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_cgan"));
-    c.current_dir(root())
-        .args(args)
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped());
-    c
 }
 
 #[test]
@@ -226,7 +196,7 @@ fn ctrl_c_or_sigterm_finishes_the_step_checkpoints_and_says_how_to_resume() {
     for (signal, tag) in [(libc::SIGINT, "sigint"), (libc::SIGTERM, "sigterm")] {
         let dir = scratch(tag);
         let (status, stderr) = interrupted(&dir, signal);
-        assert_eq!(status.code(), Some(cgan::interrupt::EXIT_CODE), "{tag}: {stderr}");
+        assert_eq!(status.code(), Some(cgan::run::interrupt::EXIT_CODE), "{tag}: {stderr}");
         let last = stderr.lines().last().unwrap_or("");
         let resume = format!("resume with `cgan train --resume {}`", dir.display());
         assert!(
@@ -236,7 +206,7 @@ fn ctrl_c_or_sigterm_finishes_the_step_checkpoints_and_says_how_to_resume() {
         let s = history::read_summary(&dir).unwrap();
         assert_eq!(s.status, Status::Interrupted);
         assert!(s.final_step >= 4, "{tag}: stopped at {}", s.final_step);
-        let ckpts = cgan::checkpoint::list(&dir);
+        let ckpts = cgan::run::checkpoint::list(&dir);
         assert_eq!(
             ckpts.last().map(|c| c.0),
             Some(s.final_step),
@@ -244,7 +214,7 @@ fn ctrl_c_or_sigterm_finishes_the_step_checkpoints_and_says_how_to_resume() {
         );
         // The last step's scalars are in TensorBoard too.
         let tags = common::tags(&dir);
-        let steps = &tags[cgan::tags::LOSS_G].1;
+        let steps = &tags[cgan::tensorboard::tags::LOSS_G].1;
         assert_eq!(steps.last(), Some(&(s.final_step as i64)), "{tag}");
         // The printed command resumes it (here with fewer steps to finish quickly).
         let out = cgan(&[

@@ -2,16 +2,15 @@
 //! like real MNIST, and a collapsed "generator" must raise the alarm.
 //! Needs the judge `make judge` trains into runs/judge (`make test` runs it first).
 
-use cgan::data::{load_mnist, DatasetKind, Mnist, Split, PIXELS};
-use cgan::eval::{self, frechet_distance, Reference, COLLAPSE_THRESHOLD};
-use cgan::judge::{Judge, JudgeInfo, FEATURES, RANGE};
-use dfdx::prelude::*;
-use std::path::Path;
-use std::sync::OnceLock;
+mod common;
 
-fn root() -> &'static Path {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-}
+use common::root;
+
+use cgan::data::{load_mnist, DatasetKind, Mnist, Split, PIXELS};
+use cgan::judge::classifier::{Judge, JudgeInfo, FEATURES, RANGE};
+use cgan::judge::metrics::{self, frechet_distance, Reference, COLLAPSE_THRESHOLD};
+use dfdx::prelude::*;
+use std::sync::OnceLock;
 
 fn mnist() -> &'static Mnist {
     static M: OnceLock<Mnist> = OnceLock::new();
@@ -106,8 +105,8 @@ fn real_data_scores_like_real_data() {
     // `cgan eval --real-data`: real test images standing in for G.
     let j = judge();
     let reference = Reference::new(&j, mnist(), 5000, 0);
-    let (images, labels) = eval::real(mnist(), 5000, 0);
-    let m = eval::score(&j, &reference, &images, &labels);
+    let (images, labels) = metrics::real(mnist(), 5000, 0);
+    let m = metrics::score(&j, &reference, &images, &labels);
     assert!(m.conditional_accuracy >= 0.99, "{m:?}");
     assert!((m.conditional_accuracy - m.judge_test_accuracy).abs() <= 0.005, "{m:?}");
     assert!((0.9..=1.1).contains(&m.diversity_ratio), "{m:?}");
@@ -133,7 +132,7 @@ fn a_collapsed_generator_raises_the_alarm_that_accuracy_hides() {
         .collect();
     let labels: Vec<u8> = (0..1000).map(|i| (i % 10) as u8).collect();
     let images: Vec<f32> = labels.iter().flat_map(|l| test.image(templates[*l as usize])).collect();
-    let m = eval::score(&j, &reference, &images, &labels);
+    let m = metrics::score(&j, &reference, &images, &labels);
     assert!(m.conditional_accuracy >= 0.9, "accuracy looks fine: {m:?}");
     assert!(m.diversity_ratio < 0.1 * COLLAPSE_THRESHOLD, "{m:?}");
     assert!(m.collapse_alarm);

@@ -4,49 +4,39 @@
 
 mod common;
 
-use cgan::checkpoint::{self, GeneratorArchitecture};
-use cgan::config::{Config, ModelKind, Preset};
+use common::{root, scratch};
+
+use cgan::config::{Config, ModelKind, NoiseKind, OutputActivation, Preset};
 use cgan::data::{load_mnist, Dataset};
 use cgan::device::Kernels;
-use cgan::evaluate;
-use cgan::gan::lapgan::Lapgan;
-use cgan::gan::Gan;
-use cgan::generate::{generate, Layout};
+use cgan::models::checkpoint::GeneratorArchitecture;
+use cgan::models::gan_cls::Gan;
+use cgan::models::lapgan::step::Lapgan;
 use cgan::models::lapgan::{PyramidD, PyramidG, SIDES};
-use cgan::models::{one_hot, sample_noise, NoiseKind, OutputActivation};
+use cgan::models::trainee::{StepReport, Trainee};
+use cgan::models::{one_hot, sample_noise};
 use cgan::ops::pyramid::{downsample, upsample, Planes};
-use cgan::tags;
-use cgan::train::{self, Lines, Target};
-use cgan::trainee::{StepReport, Trainee};
+use cgan::run::checkpoint;
+use cgan::run::evaluator::EVAL_HISTORY;
+use cgan::run::progress::Lines;
+use cgan::run::train::{self, Target};
+use cgan::tensorboard::tags;
+use cgan::tools::eval;
+use cgan::tools::generate::{generate, Layout};
 use common::Kind;
 use dfdx::prelude::*;
 use rand::{rngs::StdRng, SeedableRng};
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
-fn root() -> &'static Path {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-}
-
-fn scratch(tag: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("cgan-lapgan-{tag}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    dir
-}
-
+/// [`common::small_on`] LAPGAN, with evaluations (200 samples) and five checkpoints kept.
 fn small(steps: u64) -> Config {
     Config {
-        steps,
-        batch_size: 8,
-        summary_every: 2,
-        checkpoint_every: 2,
         keep_checkpoints: 5,
-        sample_rows: 2,
         eval_every: 2,
         eval_samples: 200,
-        data_dir: root().join("data/mnist"),
         judge_dir: root().join("runs/judge"),
-        ..Preset::Lapgan.config()
+        ..common::small_on(Preset::Lapgan.config(), steps)
     }
 }
 
@@ -184,18 +174,18 @@ fn a_lapgan_run_logs_every_level_and_the_final_samples() {
         assert!(!tags.contains_key(tag), "{tag}");
     }
     let ck = checkpoint::find(run, Some(4)).unwrap();
-    let (_, how) = checkpoint::load_generator(&ck).unwrap();
+    let (_, how) = cgan::models::registry::load_generator(&ck).unwrap();
     assert_eq!(how.architecture, GeneratorArchitecture::Lapgan);
-    let summary = cgan::history::read_summary(run).unwrap();
+    let summary = cgan::run::history::read_summary(run).unwrap();
     assert!(summary.last[&tags::level_loss_g(28)].is_some());
 }
 
 #[test]
 fn cgan_eval_and_generate_work_on_a_lapgan_run() {
     let run = tiny_run();
-    let history = std::fs::read_to_string(run.join(train::EVAL_HISTORY)).unwrap();
+    let history = std::fs::read_to_string(run.join(EVAL_HISTORY)).unwrap();
     let logged: serde_json::Value = serde_json::from_str(history.lines().last().unwrap()).unwrap();
-    let scored = evaluate::evaluate(&evaluate::Request {
+    let scored = eval::evaluate(&eval::Request {
         run: Some(run.clone()),
         ..Default::default()
     })
@@ -206,7 +196,7 @@ fn cgan_eval_and_generate_work_on_a_lapgan_run() {
         logged["frechet_distance"],
         "cgan eval gives what training logged"
     );
-    let (mut g, how, _) = evaluate::load_generator(run, None).unwrap();
+    let (mut g, how, _) = eval::load_generator(run, None).unwrap();
     let a = generate(g.as_mut(), &how, Layout::Digit(7), 3, 1);
     assert_eq!((a.width, a.height), (10 * 30 + 2, 3 * 30 + 2));
     assert_eq!(a, generate(g.as_mut(), &how, Layout::Digit(7), 3, 1), "seeded");

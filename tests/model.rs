@@ -2,28 +2,27 @@
 //! then that every parameter learns and that optimisation steps run and change the
 //! weights.
 
-use cgan::config::{Config, Preset};
+mod common;
+
+use common::labels;
+
+use cgan::config::{Activation, Config, DNorm, NoiseKind, OutputActivation, Preset};
 use cgan::data::{Dataset, Split, PIXELS};
 use cgan::device::Kernels;
-use cgan::gan::{Gan, Phase};
-use cgan::models::{
-    one_hot, sample_noise, Activation, DNorm, Discriminator, DiscriminatorSpec, Generator, NoiseKind, OutputActivation,
-};
+use cgan::models::gan_cls::{Discriminator, DiscriminatorSpec, Gan, Generator};
+use cgan::models::phases::Phase;
+use cgan::models::{one_hot, sample_noise};
+use cgan::nn::params;
 use cgan::ops::batch_norm::Mode;
-use cgan::params;
 use dfdx::losses::binary_cross_entropy_with_logits_loss as bce;
 use dfdx::prelude::*;
 use rand::{rngs::StdRng, Rng, SeedableRng};
 use rstest::rstest;
 use std::time::Duration;
 
-fn labels(rng: &mut StdRng, n: usize) -> Vec<u8> {
-    (0..n).map(|_| rng.gen_range(0..10)).collect()
-}
-
 /// D of `preset` (seeded).
 fn discriminator(preset: Preset) -> Discriminator {
-    disc(preset.config().discriminator())
+    disc(DiscriminatorSpec::of(&preset.config()))
 }
 
 fn disc(spec: DiscriminatorSpec) -> Discriminator {
@@ -151,20 +150,20 @@ fn parameter_counts_match_the_article_network_and_its_variants() {
     // The minibatch-std map is one more input channel of conv4: 128 x 3 x 3 weights.
     let mbstd = DiscriminatorSpec {
         minibatch_std: true,
-        ..Preset::Article.config().discriminator()
+        ..DiscriminatorSpec::of(&Preset::Article.config())
     };
     assert_eq!(disc(mbstd).trainable_count(), 99_089 + 1152);
     // Spectral norm and the activation add no trainable tensor.
     let sn = DiscriminatorSpec {
         spectral_norm: true,
         activation: Activation::LeakyRelu,
-        ..Preset::Article.config().discriminator()
+        ..DiscriminatorSpec::of(&Preset::Article.config())
     };
     assert_eq!(disc(sn).trainable_count(), 99_089);
     // Projection: a 10 x 512 class embedding.
     let proj = DiscriminatorSpec {
         projection: true,
-        ..Preset::Article.config().discriminator()
+        ..DiscriminatorSpec::of(&Preset::Article.config())
     };
     assert_eq!(disc(proj).trainable_count(), 99_089 + 5120);
 }

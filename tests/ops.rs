@@ -1,26 +1,19 @@
 //! The project's conv and batch-norm ops against naive f64 reference loops: exact small
 //! cases by hand, forward values, and gradients by finite differences.
 
+mod common;
+
+use common::{random, rel_err, to64};
+
 use cgan::ops::batch_norm::{batch_norm2d, relu_batch_norm2d, Mode};
 use cgan::ops::conv::{conv2d, conv_transpose2d};
 use cgan::ops::Img;
 use dfdx::nn::modules::BatchNorm2D;
 use dfdx::prelude::*;
-use rand::{rngs::StdRng, Rng, SeedableRng};
+use rand::{rngs::StdRng, SeedableRng};
 use rstest::rstest;
 
 const TOL: f64 = 1e-4;
-
-fn random(rng: &mut StdRng, len: usize) -> Vec<f32> {
-    (0..len).map(|_| rng.gen_range(-1.0..1.0)).collect()
-}
-
-/// max |a - b| / max |b|: the relative error the issue bounds at 1e-4.
-fn rel_err(a: &[f32], b: &[f64]) -> f64 {
-    assert_eq!(a.len(), b.len(), "length mismatch");
-    let scale = b.iter().fold(0.0f64, |m, v| m.max(v.abs())).max(1e-12);
-    a.iter().zip(b).fold(0.0f64, |m, (x, y)| m.max((*x as f64 - y).abs())) / scale
-}
 
 #[derive(Clone, Copy, Debug)]
 struct Geom {
@@ -114,10 +107,6 @@ fn naive_convt(g: &Geom, x: &[f64], w: &[f64], b: &[f64]) -> Vec<f64> {
         }
     }
     y
-}
-
-fn to64(v: &[f32]) -> Vec<f64> {
-    v.iter().map(|x| *x as f64).collect()
 }
 
 /// Gradient of `sum(r * f(args))` with respect to `args[which]`. `f` is linear in each
@@ -468,5 +457,5 @@ fn the_allocator_keeps_freed_memory_instead_of_returning_it_to_the_kernel() {
     // Any allocation configures it; a step's buffers then reuse freed pages instead of
     // faulting in fresh (and zeroed) huge pages.
     drop(std::hint::black_box(vec![1u8; 1 << 20]));
-    assert_eq!(cgan::allocator::purge_delay(), -1);
+    assert_eq!(cgan::support::allocator::purge_delay(), -1);
 }

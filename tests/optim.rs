@@ -2,7 +2,7 @@
 //! the device (a GPU's path, run here on the CPU): the same updates, and moments that
 //! survive a checkpoint's round trip through the host.
 
-use cgan::optim::Adam;
+use cgan::nn::optim::Adam;
 use dfdx::prelude::*;
 
 type Net = Linear<3, 2>;

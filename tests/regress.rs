@@ -4,16 +4,17 @@
 //! grids (within `regress::DEFAULT_TOLERANCE`), and `cgan regress` must flag a different
 //! grid, write a diff image, and touch no golden file.
 
+mod common;
+
+use common::root;
+
 use cgan::config::{Config, Preset};
-use cgan::regress::{self, RegressError, DEFAULT_TOLERANCE};
-use cgan::train::{self, Lines, Target};
+use cgan::run::progress::Lines;
+use cgan::run::train::{self, Target};
+use cgan::tools::regress::{self, RegressError, DEFAULT_TOLERANCE};
 use rstest::rstest;
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
-
-fn root() -> &'static Path {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-}
 
 /// The regression config and golden grid of `preset`.
 fn files(preset: Preset) -> (PathBuf, PathBuf) {

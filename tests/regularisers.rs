@@ -2,30 +2,19 @@
 //! central finite differences (like the conv ops): spectral normalisation, the
 //! minibatch-standard-deviation map, and the mode-seeking term.
 
-use cgan::gan::losses::{mode_seeking, pair_distance, MS_EPS};
+mod common;
+
+use common::{random, rel_err, to64};
+
 use cgan::ops::leaky_relu::leaky_relu;
 use cgan::ops::minibatch_std::{minibatch_std, EPS};
+use cgan::ops::mode_seeking::{mode_seeking, pair_distance, MS_EPS};
 use cgan::ops::spectral_norm::{spectral_normalize, PowerIteration};
 use dfdx::prelude::*;
 use nalgebra::DMatrix;
 use rand::{rngs::StdRng, Rng, SeedableRng};
 
 const TOL: f64 = 1e-4;
-
-fn random(rng: &mut StdRng, len: usize) -> Vec<f32> {
-    (0..len).map(|_| rng.gen_range(-1.0..1.0)).collect()
-}
-
-fn to64(v: &[f32]) -> Vec<f64> {
-    v.iter().map(|x| *x as f64).collect()
-}
-
-/// max |a - b| / max |b|.
-fn rel_err(a: &[f32], b: &[f64]) -> f64 {
-    assert_eq!(a.len(), b.len(), "length mismatch");
-    let scale = b.iter().fold(0.0f64, |m, v| m.max(v.abs())).max(1e-12);
-    a.iter().zip(b).fold(0.0f64, |m, (x, y)| m.max((*x as f64 - y).abs())) / scale
-}
 
 /// Central differences of `f` at `x`, step `h`.
 fn numeric_grad(f: &dyn Fn(&[f64]) -> f64, x: &[f64], h: f64) -> Vec<f64> {

@@ -6,10 +6,11 @@ mod common;
 
 use cgan::cli::Cli;
 use cgan::config::{Config, ModelKind, Preset};
+use cgan::models::gan_cls::{Discriminator, DiscriminatorSpec, Generator};
 use cgan::models::lapgan::{PyramidD, PyramidG};
-use cgan::models::{Discriminator, Generator};
-use cgan::params;
-use cgan::train::{self, Lines, Target};
+use cgan::nn::params;
+use cgan::run::progress::Lines;
+use cgan::run::train::{self, Target};
 use clap::CommandFactory;
 use dfdx::prelude::*;
 use rand::{rngs::StdRng, SeedableRng};
@@ -44,7 +45,7 @@ fn model_summary() {
         let cfg = preset.config();
         text += &match cfg.model {
             ModelKind::GanCls => {
-                let d = Discriminator::new(&dev, cfg.discriminator(), &mut StdRng::seed_from_u64(0));
+                let d = Discriminator::new(&dev, DiscriminatorSpec::of(&cfg), &mut StdRng::seed_from_u64(0));
                 params::summary(&format!("Discriminator ({})", preset.name()), &d.params())
             }
             ModelKind::Lapgan => {

@@ -1,18 +1,12 @@
 //! `cgan sweep`: a grid and a list of overrides expanded into trials, run as real
 //! `cgan train` processes two at a time on real MNIST, collected in results.csv.
 
-use cgan::sweep::{self, launch, results, SweepError, SweepFile};
-use std::path::{Path, PathBuf};
+mod common;
 
-fn root() -> &'static Path {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-}
+use common::{root, scratch};
 
-fn scratch(tag: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("cgan-sweep-{tag}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    dir
-}
+use cgan::tools::sweep::{self, launch, results, SweepError, SweepFile};
+use std::path::Path;
 
 /// A sweep file with tiny trials: 2 lr x 2 seeds on the grid.
 fn tiny(extra: &str) -> String {
@@ -66,7 +60,7 @@ fn a_grid_and_a_list_expand_into_named_trials() {
     assert_eq!((last.preset.name(), last.seed, last.steps), ("article", 7, 4));
     assert_eq!(
         last.d_norm,
-        cgan::models::DNorm::Batch,
+        cgan::config::DNorm::Batch,
         "the article preset's values fill the rest"
     );
     assert_eq!(plan.trials[3].config.lr, 2e-4);
@@ -146,7 +140,7 @@ fn a_tiny_grid_runs_two_at_a_time_and_writes_results_csv() {
         assert_eq!(row["final_step"], "4");
         assert_eq!(row["seed"], t.config.seed.to_string());
         assert_eq!(row["eval_samples"], "200");
-        let summary = cgan::history::read_summary(Path::new(&row["run_dir"])).unwrap();
+        let summary = cgan::run::history::read_summary(Path::new(&row["run_dir"])).unwrap();
         let m = summary.eval.unwrap();
         assert_eq!(row["frechet_distance"], m.frechet_distance.to_string());
         // After 4 steps the samples are noise: far from real digits (a distance of 0

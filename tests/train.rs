@@ -3,13 +3,16 @@
 
 mod common;
 
-use cgan::checkpoint;
+use common::scratch;
+
 use cgan::cli::Cli;
-use cgan::config::{Config, DLoss, Preset};
+use cgan::config::{Activation, Config, DLoss, DNorm, Preset};
 use cgan::data::{load_mnist, Dataset};
-use cgan::gan::Gan;
-use cgan::models::{Activation, DNorm};
-use cgan::train::{self, Lines, Target, TrainError};
+use cgan::models::gan_cls::Gan;
+
+use cgan::run::checkpoint;
+use cgan::run::progress::Lines;
+use cgan::run::train::{self, Target, TrainError};
 use clap::Parser;
 use std::path::{Path, PathBuf};
 
@@ -17,22 +20,11 @@ fn data_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("data/mnist")
 }
 
-fn scratch(tag: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("cgan-train-{tag}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    dir
-}
-
+/// [`common::small`] with a checkpoint every 3 steps (so that a resume replays steps).
 fn small(steps: u64) -> Config {
     Config {
-        steps,
-        batch_size: 8,
-        summary_every: 2,
         checkpoint_every: 3,
-        sample_rows: 2,
-        data_dir: data_dir(),
-        eval_every: 0,
-        ..Config::default()
+        ..common::small(steps)
     }
 }
 
@@ -245,12 +237,12 @@ fn checkpoint_of_another_architecture_is_refused() {
     // D's weights where G's belong: every tensor name and shape differs.
     std::fs::copy(ck.join("d.safetensors"), ck.join("g.safetensors")).unwrap();
     let mut gan = Gan::new(&small(3));
-    let before = cgan::params::params(&gan.g);
+    let before = cgan::nn::params::params(&gan.g);
     let err = checkpoint::load(&ck, &mut gan).unwrap_err().to_string();
     assert!(err.contains("g.safetensors"), "{err}");
     assert_eq!(
         before,
-        cgan::params::params(&gan.g),
+        cgan::nn::params::params(&gan.g),
         "a failed load leaves the model as it was"
     );
 }
@@ -265,7 +257,7 @@ fn checkpoint_of_another_preset_is_refused_naming_what_differs() {
         ..Preset::Article.config()
     };
     let mut gan = Gan::new(&article);
-    let before = (cgan::params::params(&gan.g), gan.d.params());
+    let before = (cgan::nn::params::params(&gan.g), gan.d.params());
     let err = checkpoint::load(&ck, &mut gan).unwrap_err().to_string();
     assert!(
         err.contains("manifest.toml")
@@ -275,9 +267,13 @@ fn checkpoint_of_another_preset_is_refused_naming_what_differs() {
         "{err}"
     );
     assert!(!err.contains('\n'));
-    assert_eq!(before, (cgan::params::params(&gan.g), gan.d.params()), "nothing loaded");
+    assert_eq!(
+        before,
+        (cgan::nn::params::params(&gan.g), gan.d.params()),
+        "nothing loaded"
+    );
     // G alone loads whatever D it was trained with.
-    assert!(checkpoint::load_generator(&ck).is_ok());
+    assert!(cgan::models::registry::load_generator(&ck).is_ok());
 }
 
 #[test]
@@ -354,7 +350,7 @@ fn presets_are_sets_of_values_and_the_default_is_mode_seeking() {
         (a.d_norm, a.d_activation, a.minibatch_std, a.spectral_norm, a.lr_d_scale),
         (DNorm::Batch, Activation::Relu, false, false, 1.0)
     );
-    assert_eq!(a.noise, cgan::models::NoiseKind::Uniform);
+    assert_eq!(a.noise, cgan::config::NoiseKind::Uniform);
     let m = Config::default();
     assert_eq!(m, Preset::ModeSeeking.config());
     assert_eq!(m.preset, Preset::ModeSeeking);

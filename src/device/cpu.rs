@@ -2,11 +2,10 @@
 //! `"auto"`), or the composite ops (`kernels = "composite"`), which run what a GPU runs.
 
 use super::{DeviceKind, Kernels, ModelDevice};
-use crate::gan::losses;
-use crate::models::Images;
 use crate::ops::batch_norm::Mode;
+use crate::ops::mode_seeking;
 use crate::ops::spectral_norm::{PowerIteration, WithWeight};
-use crate::ops::{self, composite, Img, OpsDevice};
+use crate::ops::{self, composite, Images, Img, OpsDevice};
 use dfdx::nn::modules::BatchNorm2D;
 use dfdx::prelude::*;
 
@@ -121,7 +120,7 @@ impl ModelDevice for Cpu {
         if composite(kernels) {
             composite::regularisers::mode_seeking(images, z_distance, weight, cap)
         } else {
-            losses::mode_seeking(images, z_distance, weight, cap)
+            mode_seeking::mode_seeking(images, z_distance, weight, cap)
         }
     }
 

@@ -8,11 +8,10 @@ pub mod cpu;
 #[cfg(feature = "cuda")]
 pub mod cuda;
 
-use crate::models::Images;
 use crate::ops::batch_norm::Mode;
-use crate::ops::composite;
 use crate::ops::spectral_norm::{PowerIteration, WithWeight};
 use crate::ops::Img;
+use crate::ops::{composite, Images};
 use dfdx::nn::modules::BatchNorm2D;
 use dfdx::prelude::*;
 use serde::{Deserialize, Serialize};
@@ -133,7 +132,7 @@ pub trait ModelDevice: Device<f32> + TensorToArray<(), f32, Array = f32> + Synch
         composite::regularisers::spectral_normalize(x, w, it)
     }
 
-    /// See [`crate::gan::losses::mode_seeking`].
+    /// See [`crate::ops::mode_seeking::mode_seeking`].
     fn mode_seeking<T: Tape<f32, Self>>(
         _kernels: Kernels,
         images: Images<Self, T>,
@@ -186,4 +185,4 @@ pub fn cuda_available() -> Result<(), DeviceError> {
 
 /// What a build without the `cuda` feature says to `--device cuda`.
 pub const NO_CUDA: &str = "device = \"cuda\" needs a CUDA build of cgan: `cargo build --release --features cuda` \
-     with the CUDA toolkit (nvcc, cuda.h) installed; see README \"GPU\"";
+     with the CUDA toolkit (nvcc, cuda.h) installed; see docs/gpu.md";

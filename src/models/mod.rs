@@ -4,52 +4,26 @@
 //! code, NCHW inside (identical memory for one channel, so the conversion is a free
 //! reshape).
 
-pub mod discriminator;
-pub mod generator;
+pub mod checkpoint;
+pub mod gan_cls;
 pub mod lapgan;
+pub mod phases;
+pub mod registry;
+pub mod sample;
+pub mod trainee;
 
-pub use discriminator::{Activation, DNorm, Discriminator, DiscriminatorSpec};
-pub use generator::Generator;
-
+use crate::config::NoiseKind;
+use crate::data::NUM_CLASSES;
 use dfdx::prelude::*;
-use serde::{Deserialize, Serialize};
 
 /// Length of the noise vector z.
 pub const NOISE_DIM: usize = 100;
-/// Number of classes (digits) in the condition vector.
-pub const NUM_CLASSES: usize = 10;
-/// Image side in pixels.
-pub const IMAGE_SIDE: usize = 28;
-
-/// A batch of images, NHWC: `(n, 28, 28, 1)`.
-pub type Images<D, T = NoneTape> = Tensor<(usize, Const<IMAGE_SIDE>, Const<IMAGE_SIDE>, Const<1>), f32, D, T>;
 /// A batch of noise vectors `(n, 100)`.
 pub type Noise<D, T = NoneTape> = Tensor<(usize, Const<NOISE_DIM>), f32, D, T>;
 /// A batch of conditions `(n, 10)`: probability vectors over the classes.
 pub type Condition<D> = Tensor<(usize, Const<NUM_CLASSES>), f32, D>;
 /// D's output `(n, 1)`: logits of "real and matching".
 pub type Logits<D, T = NoneTape> = Tensor<(usize, Const<1>), f32, D, T>;
-
-/// G's last activation; the data is scaled to its range.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum OutputActivation {
-    /// tanh, data in [-1, 1] (DCGAN's advice; the default).
-    #[default]
-    Tanh,
-    /// sigmoid, data in [0, 1] (the article's TensorFlow code).
-    Sigmoid,
-}
-
-impl OutputActivation {
-    /// `(low, high)` of the pixel range this activation produces.
-    pub fn range(self) -> (f32, f32) {
-        match self {
-            OutputActivation::Tanh => (-1.0, 1.0),
-            OutputActivation::Sigmoid => (0.0, 1.0),
-        }
-    }
-}
 
 /// One-hot conditions for `labels` (each 0-9).
 pub fn one_hot<D: Device<f32>>(dev: &D, labels: &[u8]) -> Condition<D> {
@@ -63,17 +37,6 @@ pub fn one_hot_rows(labels: &[u8]) -> Vec<f32> {
         row[l as usize] = 1.0;
     }
     v
-}
-
-/// The distribution of the noise vector z.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum NoiseKind {
-    /// U(-1, 1), the article's choice (the default).
-    #[default]
-    Uniform,
-    /// N(0, 1).
-    Normal,
 }
 
 /// `n` noise vectors drawn from `kind` with `rng`.

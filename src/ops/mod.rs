@@ -11,13 +11,18 @@ pub mod conv;
 pub mod kernels;
 pub mod leaky_relu;
 pub mod minibatch_std;
+pub mod mode_seeking;
 pub mod pyramid;
 pub mod spectral_norm;
 
+use crate::data::IMAGE_SIDE;
 use dfdx::prelude::*;
 
 /// A batch of images in NCHW layout with `C` channels and run-time batch and spatial sizes.
 pub type Img<const C: usize> = (usize, Const<C>, usize, usize);
+
+/// A batch of images, NHWC: `(n, 28, 28, 1)`: what G makes and D reads.
+pub type Images<D, T = NoneTape> = Tensor<(usize, Const<IMAGE_SIDE>, Const<IMAGE_SIDE>, Const<1>), f32, D, T>;
 
 /// A dfdx device whose gradient buffers the project's custom ops can write as plain
 /// vectors. Only `Cpu` qualifies: `Cuda`'s buffers are crate-private in dfdx 0.13.

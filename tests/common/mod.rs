@@ -1,99 +1,97 @@
-//! A small TensorBoard event-file reader for the tests: TFRecord framing with both
-//! masked CRC-32C checks, then Event / Summary decoding with tensorboard-proto.
+//! What several test files share: where the checkout's data and judge are, scratch
+//! directories, small run configs, the `cgan` binary, random vectors and error measures,
+//! and a reader of TensorBoard event files ([`events`]). Each test file compiles this
+//! module on its own and uses a part of it.
 
 #![allow(dead_code)]
 
-use std::collections::BTreeMap;
-use std::path::Path;
-use tensorboard_proto::event::Event;
-use tensorboard_rs::masked_crc32c::masked_crc32c;
+pub mod events;
 
-/// What kind of value a summary tag carries.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
-pub enum Kind {
-    Scalar,
-    Image,
-    Histogram,
-    Text,
-    /// An HPARAMS or CUSTOM SCALARS record.
-    Dashboard,
+#[allow(unused_imports)]
+pub use events::*;
+
+use cgan::config::Config;
+use cgan::data::{Split, PIXELS};
+use rand::{rngs::StdRng, Rng, SeedableRng};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+
+/// The checkout (where `data/` and `runs/judge` are).
+pub fn root() -> &'static Path {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
 }
 
-/// Every event of one file, in order. A record cut short at the end of the file (a
-/// process killed mid-write) ends the file, as in TensorBoard; a complete record with a
-/// bad CRC panics, failing the test.
-pub fn read_events(path: &Path) -> Vec<Event> {
-    let bytes = std::fs::read(path).unwrap();
-    let mut events = Vec::new();
-    let mut pos = 0;
-    while pos + 12 <= bytes.len() {
-        let header = &bytes[pos..pos + 8];
-        let len = u64::from_le_bytes(header.try_into().unwrap()) as usize;
-        if pos + 16 + len > bytes.len() {
-            break;
-        }
-        let len_crc = u32::from_le_bytes(bytes[pos + 8..pos + 12].try_into().unwrap());
-        assert_eq!(len_crc, masked_crc32c(header), "length CRC at byte {pos} of {path:?}");
-        let data = &bytes[pos + 12..pos + 12 + len];
-        let data_crc = u32::from_le_bytes(bytes[pos + 12 + len..pos + 16 + len].try_into().unwrap());
-        assert_eq!(data_crc, masked_crc32c(data), "data CRC at byte {pos} of {path:?}");
-        events.push(<Event as protobuf::Message>::parse_from_bytes(data).unwrap());
-        pos += 16 + len;
+/// A directory under the system's temp dir for this test file, process and `tag`, removed
+/// if a previous run left it (not created: a run directory must not exist yet).
+pub fn scratch(tag: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!(
+        "cgan-{}-{tag}-{}",
+        env!("CARGO_CRATE_NAME"),
+        std::process::id()
+    ));
+    let _ = std::fs::remove_dir_all(&dir);
+    dir
+}
+
+/// A tiny run of `base`: `steps` steps of 8 images, summaries and checkpoints every 2
+/// steps, 2 sample rows, no evaluations, on the checkout's MNIST.
+pub fn small_on(base: Config, steps: u64) -> Config {
+    Config {
+        steps,
+        batch_size: 8,
+        summary_every: 2,
+        checkpoint_every: 2,
+        sample_rows: 2,
+        data_dir: root().join("data/mnist"),
+        eval_every: 0,
+        ..base
     }
-    events
 }
 
-/// The event files of a run directory, oldest first.
-pub fn event_files(run: &Path) -> Vec<std::path::PathBuf> {
-    let mut files: Vec<_> = std::fs::read_dir(run)
-        .unwrap()
-        .flatten()
-        .map(|e| e.path())
-        .filter(|p| {
-            p.file_name()
-                .unwrap()
-                .to_string_lossy()
-                .starts_with("events.out.tfevents.")
-        })
-        .collect();
-    files.sort();
-    files
+/// [`small_on`] the default config.
+pub fn small(steps: u64) -> Config {
+    small_on(Config::default(), steps)
 }
 
-/// Tag -> (kind, steps) over all event files of a run, applying TensorBoard's rule for
-/// a `SessionLog START` at step s: points at steps >= s written before it are dropped.
-pub fn tags(run: &Path) -> BTreeMap<String, (Kind, Vec<i64>)> {
-    let mut out: BTreeMap<String, (Kind, Vec<i64>)> = BTreeMap::new();
-    for file in event_files(run) {
-        for e in read_events(&file) {
-            if e.has_session_log() {
-                for (_, steps) in out.values_mut() {
-                    steps.retain(|s| *s < e.get_step());
-                }
-            }
-            if !e.has_summary() {
-                continue;
-            }
-            for v in e.get_summary().get_value() {
-                let kind = if v.has_simple_value() {
-                    Kind::Scalar
-                } else if v.has_image() {
-                    Kind::Image
-                } else if v.has_histo() {
-                    Kind::Histogram
-                } else {
-                    match v.get_metadata().get_plugin_data().get_plugin_name() {
-                        "text" => Kind::Text,
-                        "hparams" | "custom_scalars" => Kind::Dashboard,
-                        other => panic!("{}: unexpected plugin {other}", v.get_tag()),
-                    }
-                };
-                out.entry(v.get_tag().to_string())
-                    .or_insert((kind, Vec::new()))
-                    .1
-                    .push(e.get_step());
-            }
-        }
+/// The `cgan` binary run in the checkout with `args`, stdout dropped, stderr captured.
+pub fn cgan(args: &[&str]) -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_cgan"));
+    c.current_dir(root())
+        .args(args)
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped());
+    c
+}
+
+/// `len` values uniform in [-1, 1).
+pub fn random(rng: &mut StdRng, len: usize) -> Vec<f32> {
+    (0..len).map(|_| rng.gen_range(-1.0..1.0)).collect()
+}
+
+/// `n` labels uniform in 0-9.
+pub fn labels(rng: &mut StdRng, n: usize) -> Vec<u8> {
+    (0..n).map(|_| rng.gen_range(0..10)).collect()
+}
+
+/// `v` in f64.
+pub fn to64(v: &[f32]) -> Vec<f64> {
+    v.iter().map(|x| *x as f64).collect()
+}
+
+/// max |a - b| / max |b|: `a` against an f64 reference `b`.
+pub fn rel_err(a: &[f32], b: &[f64]) -> f64 {
+    assert_eq!(a.len(), b.len(), "length mismatch");
+    let scale = b.iter().fold(0.0f64, |m, v| m.max(v.abs())).max(1e-12);
+    a.iter().zip(b).fold(0.0f64, |m, (x, y)| m.max((*x as f64 - y).abs())) / scale
+}
+
+/// Four batches of `n` random images (grey levels, read in the range [-1, 1]) and
+/// labels, the same on every call: data for training steps that need no MNIST.
+pub fn random_split(n: usize) -> Split {
+    let mut rng = StdRng::seed_from_u64(0);
+    Split {
+        pixels: (0..n * 4 * PIXELS).map(|_| rng.gen()).collect(),
+        labels: (0..n * 4).map(|_| rng.gen_range(0..10)).collect(),
+        range: (-1.0, 1.0),
     }
-    out
 }

@@ -3,8 +3,10 @@
 //! their coarsest CIFAR-10 level too).
 
 use super::COARSE_SIDE;
+use crate::config::OutputActivation;
+use crate::data::NUM_CLASSES;
 use crate::device::{Kernels, ModelDevice};
-use crate::models::{Condition, Logits, Noise, OutputActivation, NOISE_DIM, NUM_CLASSES};
+use crate::models::{Condition, Logits, Noise, NOISE_DIM};
 use crate::ops::pyramid::Planes;
 use dfdx::nn::modules::Linear;
 use dfdx::nn::tensor_collection::{ModuleVisitor, TensorCollection};

@@ -9,15 +9,18 @@
 
 pub mod coarse;
 pub mod residual;
+pub mod step;
 
 pub use coarse::{CoarseD, CoarseG};
 pub use residual::{ResidualD, ResidualG};
 
-use crate::checkpoint::GeneratorManifest;
+use crate::config::OutputActivation;
+use crate::data::IMAGE_SIDE;
 use crate::device::{Kernels, ModelDevice};
-use crate::models::{Condition, Noise, OutputActivation, IMAGE_SIDE};
+use crate::models::checkpoint::GeneratorManifest;
+use crate::models::sample::Sampler;
+use crate::models::{Condition, Noise};
 use crate::ops::pyramid::{upsample, Planes};
-use crate::sample::Sampler;
 use dfdx::nn::tensor_collection::{ModuleVisitor, TensorCollection};
 use dfdx::prelude::*;
 use num_traits::Float;
@@ -113,7 +116,7 @@ impl<D: ModelDevice> Sampler for PyramidG<f32, D> {
         i28.as_vec()
     }
 
-    fn weights(&self) -> Vec<crate::params::Param> {
-        crate::params::params(self)
+    fn weights(&self) -> Vec<crate::nn::params::Param> {
+        crate::nn::params::params(self)
     }
 }

@@ -4,9 +4,10 @@
 //! each (a learned linear map to `s x s`), beside l, as in Denton et al.'s conditional
 //! levels. `C` channels in the hidden convs.
 
+use crate::data::NUM_CLASSES;
 use crate::device::{Kernels, ModelDevice};
-use crate::layers::Conv2D;
-use crate::models::{Condition, Logits, Noise, NOISE_DIM, NUM_CLASSES};
+use crate::models::{Condition, Logits, Noise, NOISE_DIM};
+use crate::nn::layers::Conv2D;
 use crate::ops::pyramid::Planes;
 use crate::ops::Img;
 use dfdx::nn::modules::Linear;

@@ -1,13 +1,13 @@
 //! D's and G's extra ops from public tensor ops, same semantics as the fast ones:
 //! LeakyReLU ([`crate::ops::leaky_relu`]), the minibatch-standard-deviation map
 //! ([`crate::ops::minibatch_std`]), spectral normalisation
-//! ([`crate::ops::spectral_norm`]) and the mode-seeking term ([`crate::gan::losses`]).
+//! ([`crate::ops::spectral_norm`]) and the mode-seeking term ([`crate::ops::mode_seeking`]).
 
 use crate::data::PIXELS;
-use crate::gan::losses::MS_EPS;
-use crate::models::Images;
 use crate::ops::minibatch_std::EPS;
+use crate::ops::mode_seeking::MS_EPS;
 use crate::ops::spectral_norm::{PowerIteration, WithWeight};
+use crate::ops::Images;
 use dfdx::prelude::*;
 
 /// `max(x, 0) + slope * min(x, 0)`.
@@ -50,7 +50,7 @@ pub fn spectral_normalize<XS: Shape, S: Shape, D: Device<f32>, T: Tape<f32, D>>(
 }
 
 /// MSGAN's term `weight / (min(ratio, cap) + MS_EPS)` on a batch whose second half repeats
-/// the first half's conditions, with its ratio (see [`crate::gan::losses::mode_seeking`]).
+/// the first half's conditions, with its ratio (see [`crate::ops::mode_seeking::mode_seeking`]).
 pub fn mode_seeking<D: Device<f32>, T: Tape<f32, D>>(
     images: Images<D, T>,
     z_distance: f32,

@@ -1,0 +1,94 @@
+//! `results.csv`: one row per trial (its swept keys, status, final judge metrics, wall
+//! time), read from each trial's `summary.json`.
+
+use super::launch::Outcome;
+use super::{Plan, SweepError};
+use crate::run::history;
+use std::path::Path;
+
+/// The results file of a sweep.
+pub const RESULTS_FILE: &str = "results.csv";
+
+fn field(s: &str) -> String {
+    if s.contains([',', '"', '\n']) {
+        format!("\"{}\"", s.replace('"', "\"\""))
+    } else {
+        s.to_string()
+    }
+}
+
+/// The CSV text for `plan`'s trials in `dir`.
+pub fn table(dir: &Path, plan: &Plan, outcomes: &[Outcome]) -> String {
+    let mut header: Vec<String> = vec!["trial".into(), "status".into(), "exit_code".into()];
+    header.extend(plan.swept.iter().cloned());
+    header.extend(
+        [
+            "final_step",
+            "steps",
+            "conditional_accuracy",
+            "frechet_distance",
+            "frechet_distance_real_floor",
+            "diversity_ratio",
+            "mnist_score",
+            "eval_samples",
+            "wall_seconds",
+            "steps_per_second",
+            "run_dir",
+        ]
+        .map(String::from),
+    );
+    let mut out = header.iter().map(|h| field(h)).collect::<Vec<_>>().join(",") + "\n";
+    for t in &plan.trials {
+        let run = super::trial_run(dir, t);
+        let outcome = outcomes.iter().find(|o| o.trial == t.name);
+        let summary = history::read_summary(&run).ok();
+        let status = match (&summary, outcome) {
+            (Some(s), _) => serde_json::to_value(s.status)
+                .ok()
+                .and_then(|v| v.as_str().map(String::from))
+                .unwrap_or_default(),
+            (None, Some(o)) if !o.started => "not_started".into(),
+            (None, _) => "failed".into(),
+        };
+        let mut row = vec![
+            t.name.clone(),
+            status,
+            outcome
+                .and_then(|o| o.exit_code)
+                .map(|c| c.to_string())
+                .unwrap_or_default(),
+        ];
+        row.extend(plan.swept.iter().map(|k| match t.keys.get(k) {
+            Some(toml::Value::String(s)) => s.clone(),
+            Some(v) => v.to_string(),
+            None => String::new(),
+        }));
+        let eval = summary.as_ref().and_then(|s| s.eval.as_ref());
+        let num = |v: Option<f64>| v.map(|x| x.to_string()).unwrap_or_default();
+        row.extend([
+            num(summary.as_ref().map(|s| s.final_step as f64)),
+            t.config.steps.to_string(),
+            num(eval.map(|m| m.conditional_accuracy)),
+            num(eval.map(|m| m.frechet_distance)),
+            num(eval.map(|m| m.frechet_distance_real_floor)),
+            num(eval.map(|m| m.diversity_ratio)),
+            num(eval.map(|m| m.mnist_score)),
+            num(eval.map(|m| m.samples as f64)),
+            num(summary.as_ref().map(|s| s.wall_seconds)),
+            num(summary.as_ref().map(|s| s.steps_per_second)),
+            run.display().to_string(),
+        ]);
+        out += &(row.iter().map(|f| field(f)).collect::<Vec<_>>().join(",") + "\n");
+    }
+    out
+}
+
+/// Writes `results.csv` into the sweep directory and returns its path.
+pub fn write(dir: &Path, plan: &Plan, outcomes: &[Outcome]) -> Result<std::path::PathBuf, SweepError> {
+    let path = dir.join(RESULTS_FILE);
+    std::fs::write(&path, table(dir, plan, outcomes)).map_err(|source| SweepError::Io {
+        path: path.clone(),
+        source,
+    })?;
+    Ok(path)
+}
