@@ -3,15 +3,35 @@
 //! checkpoint samples with.
 
 use crate::config::{Config, ModelKind};
+use crate::device::ModelDevice;
 use crate::models::checkpoint::{
     invalid, read_net, CheckpointError, GeneratorArchitecture, GeneratorManifest, G_EMA_FILE,
 };
-use crate::models::gan_cls::{DiscriminatorSpec, Generator};
+use crate::models::gan_cls::{DiscriminatorSpec, Gan, Generator};
+use crate::models::lapgan::step::Lapgan;
 use crate::models::lapgan::PyramidG;
 use crate::models::sample::Sampler;
+use crate::models::trainee::Trainee;
 use dfdx::prelude::*;
 use serde::{Deserialize, Serialize};
 use std::path::Path;
+
+/// Something done with a model type (train it, say): [`with_model`] runs it for the
+/// model a config names.
+pub trait ModelTask<D: ModelDevice> {
+    /// What the task gives back.
+    type Output;
+    /// The task for the model `M`.
+    fn run<M: Trainee<D>>(self) -> Self::Output;
+}
+
+/// Runs `task` for the model `kind`: the one place a model kind becomes a model type.
+pub fn with_model<D: ModelDevice, T: ModelTask<D>>(kind: ModelKind, task: T) -> T::Output {
+    match kind {
+        ModelKind::GanCls => task.run::<Gan<D>>(),
+        ModelKind::Lapgan => task.run::<Lapgan<D>>(),
+    }
+}
 
 /// `manifest.toml` of a checkpoint: the architecture and settings its weights belong to.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]

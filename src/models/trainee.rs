@@ -9,6 +9,7 @@ use crate::device::ModelDevice;
 use crate::models::checkpoint::{CheckpointError, State};
 use crate::models::sample::Sampler;
 use crate::nn::params::Param;
+use crate::tensorboard::writer::LayoutCategory;
 use std::path::{Path, PathBuf};
 
 /// What one training step measured.
@@ -51,4 +52,6 @@ pub trait Trainee<D: ModelDevice>: Sized {
     fn read_state(&mut self, dir: &Path, state: &State) -> Result<(), CheckpointError>;
     /// Updates done so far by (G's, D's) optimiser.
     fn adam_steps(&self) -> (u64, u64);
+    /// The model's own CUSTOM SCALARS charts (the run adds the judge's).
+    fn dashboard() -> Vec<LayoutCategory>;
 }

@@ -2,10 +2,9 @@
 //! key as a hyperparameter, the judge's metrics as the columns runs are compared by, and
 //! charts that draw related curves on one set of axes.
 
-use crate::config::{Config, ModelKind};
-use crate::models::lapgan::SIDES;
+use crate::config::Config;
 use crate::tensorboard::tags;
-use crate::tensorboard::writer::{HValue, LayoutCategory, MetricSpec};
+use crate::tensorboard::writer::{exactly, HValue, LayoutCategory, MetricSpec};
 
 /// The keys the HPARAMS dashboard lists first (it shows the first five until the user
 /// picks others; a sweep's own keys go before these).
@@ -115,17 +114,11 @@ pub fn metrics(cfg: &Config) -> Vec<MetricSpec> {
         .collect()
 }
 
-fn exactly(tag: &str) -> String {
-    format!("^{tag}$")
-}
-
-/// The CUSTOM SCALARS layout: the article's three probabilities in one chart, D's three
-/// loss terms in another, and the judge's metrics with the Frechet distance's floor.
-pub fn layout(cfg: &Config) -> Vec<LayoutCategory> {
-    let mut categories = match cfg.model {
-        ModelKind::GanCls => gan_cls_layout(),
-        ModelKind::Lapgan => lapgan_layout(),
-    };
+/// The CUSTOM SCALARS layout: the model's own charts (`model`: for GAN-CLS the article's
+/// three probabilities in one chart, D's three loss terms in another), then the judge's
+/// metrics with the Frechet distance's floor.
+pub fn layout(cfg: &Config, model: Vec<LayoutCategory>) -> Vec<LayoutCategory> {
+    let mut categories = model;
     if cfg.eval_every > 0 {
         categories.push(LayoutCategory {
             title: "Judge".into(),
@@ -142,51 +135,4 @@ pub fn layout(cfg: &Config) -> Vec<LayoutCategory> {
         });
     }
     categories
-}
-
-/// LAPGAN: one chart of D's probabilities and one of the losses per level.
-fn lapgan_layout() -> Vec<LayoutCategory> {
-    vec![LayoutCategory {
-        title: "LAPGAN: every level of the pyramid".into(),
-        charts: SIDES
-            .iter()
-            .flat_map(|&s| {
-                [
-                    (
-                        format!("Level {s}: D's probabilities: real right, real wrong, generated"),
-                        vec![
-                            exactly(&tags::level_p_real(s)),
-                            exactly(&tags::level_p_real_wrong(s)),
-                            exactly(&tags::level_p_fake(s)),
-                        ],
-                    ),
-                    (
-                        format!("Level {s}: G's and D's losses"),
-                        vec![exactly(&tags::level_loss_g(s)), exactly(&tags::level_loss_d(s))],
-                    ),
-                ]
-            })
-            .collect(),
-    }]
-}
-
-/// GAN-CLS: the curves the article tells you to watch.
-fn gan_cls_layout() -> Vec<LayoutCategory> {
-    vec![LayoutCategory {
-        title: "GAN-CLS: what the article says to watch".into(),
-        charts: vec![
-            (
-                "D's probabilities: real with right label, real with wrong label, generated".into(),
-                tags::PROBABILITIES.iter().map(|t| exactly(t)).collect(),
-            ),
-            (
-                "D's loss terms: real right, real wrong, generated".into(),
-                tags::D_TERMS.iter().map(|t| exactly(t)).collect(),
-            ),
-            (
-                "G's and D's losses".into(),
-                vec![exactly(tags::LOSS_G), exactly(tags::LOSS_D)],
-            ),
-        ],
-    }]
 }

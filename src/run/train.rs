@@ -2,12 +2,11 @@
 //! directory, resume, TensorBoard summaries, progress, checkpoints, and a stop on a
 //! non-finite loss.
 
-use crate::config::{Config, ConfigError, ModelKind};
+use crate::config::{Config, ConfigError};
 use crate::data::Dataset;
 use crate::device::{DeviceKind, ModelDevice};
-use crate::judge::metrics::{self};
-use crate::models::gan_cls::Gan;
-use crate::models::lapgan::step::Lapgan;
+use crate::judge::metrics;
+use crate::models::registry::{self, ModelTask};
 use crate::models::trainee::{StepReport, Trainee};
 use crate::run::checkpoint;
 use crate::run::evaluator::Evaluator;
@@ -165,16 +164,38 @@ pub fn train(cfg: Config, target: Target, progress: &mut dyn Progress) -> Result
     }
 }
 
-/// [`train`] on the device `dev`: the model `cfg.model` names.
+/// [`train`] on the device `dev`: the model `cfg.model` names, picked by the registry.
 fn train_model<D: ModelDevice>(
     dev: D,
     cfg: Config,
     target: Target,
     progress: &mut dyn Progress,
 ) -> Result<Report, TrainError> {
-    match cfg.model {
-        ModelKind::GanCls => train_on::<D, Gan<D>>(dev, cfg, target, progress),
-        ModelKind::Lapgan => train_on::<D, Lapgan<D>>(dev, cfg, target, progress),
+    let kind = cfg.model;
+    registry::with_model(
+        kind,
+        Training {
+            dev,
+            cfg,
+            target,
+            progress,
+        },
+    )
+}
+
+/// Training, as the registry's task for whichever model it picks.
+struct Training<'a, D> {
+    dev: D,
+    cfg: Config,
+    target: Target,
+    progress: &'a mut dyn Progress,
+}
+
+impl<D: ModelDevice> ModelTask<D> for Training<'_, D> {
+    type Output = Result<Report, TrainError>;
+
+    fn run<M: Trainee<D>>(self) -> Self::Output {
+        train_on::<D, M>(self.dev, self.cfg, self.target, self.progress)
     }
 }
 
@@ -268,7 +289,7 @@ fn train_on<D: ModelDevice, M: Trainee<D>>(
         let hparams = dashboards::hparams(&cfg, &[]);
         tb.hparams_experiment(&hparams, &[], &dashboards::metrics(&cfg));
         tb.hparams_session_start(&hparams, unix_seconds());
-        tb.custom_scalars(&dashboards::layout(&cfg));
+        tb.custom_scalars(&dashboards::layout(&cfg, M::dashboard()));
     }
     flush(&mut tb)?;
     let fixed = fixed_noise(&cfg);

@@ -66,6 +66,12 @@ pub struct LayoutCategory {
     pub charts: Vec<(String, Vec<String>)>,
 }
 
+/// A CUSTOM SCALARS chart's pattern for exactly the tag `tag` (patterns are regular
+/// expressions).
+pub fn exactly(tag: &str) -> String {
+    format!("^{tag}$")
+}
+
 /// A string tensor: `Some(n)` a vector of one element (what the text plugin reads),
 /// `None` a scalar.
 fn string_tensor(bytes: Vec<u8>, dim: Option<i64>) -> TensorProto {

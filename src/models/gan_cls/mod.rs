@@ -25,6 +25,7 @@ use crate::ops::mode_seeking as losses;
 use crate::ops::Images;
 use crate::support::rng::{self, stream_rng, Stream, INIT_SPECTRAL, INIT_WEIGHTS};
 use crate::tensorboard::tags;
+use crate::tensorboard::writer::{exactly, LayoutCategory};
 use dfdx::losses::binary_cross_entropy_with_logits_loss as bce;
 use dfdx::prelude::*;
 use rand::Rng;
@@ -468,5 +469,26 @@ impl<D: ModelDevice> Trainee<D> for Gan<D> {
 
     fn adam_steps(&self) -> (u64, u64) {
         (self.opt_g.t, self.opt_d.t)
+    }
+
+    /// The curves the article tells you to watch.
+    fn dashboard() -> Vec<LayoutCategory> {
+        vec![LayoutCategory {
+            title: "GAN-CLS: what the article says to watch".into(),
+            charts: vec![
+                (
+                    "D's probabilities: real with right label, real with wrong label, generated".into(),
+                    tags::PROBABILITIES.iter().map(|t| exactly(t)).collect(),
+                ),
+                (
+                    "D's loss terms: real right, real wrong, generated".into(),
+                    tags::D_TERMS.iter().map(|t| exactly(t)).collect(),
+                ),
+                (
+                    "G's and D's losses".into(),
+                    vec![exactly(tags::LOSS_G), exactly(tags::LOSS_D)],
+                ),
+            ],
+        }]
     }
 }

@@ -25,6 +25,7 @@ use crate::ops::mode_seeking as losses;
 use crate::ops::pyramid::{downsample, upsample, Planes};
 use crate::support::rng::{self, stream_rng, Stream, INIT_WEIGHTS};
 use crate::tensorboard::tags;
+use crate::tensorboard::writer::{exactly, LayoutCategory};
 use dfdx::losses::binary_cross_entropy_with_logits_loss as bce;
 use dfdx::prelude::*;
 use rand::Rng;
@@ -427,5 +428,31 @@ impl<D: ModelDevice> Trainee<D> for Lapgan<D> {
 
     fn adam_steps(&self) -> (u64, u64) {
         (self.opt_g.t, self.opt_d.t)
+    }
+
+    /// One chart of D's probabilities and one of the losses per level.
+    fn dashboard() -> Vec<LayoutCategory> {
+        vec![LayoutCategory {
+            title: "LAPGAN: every level of the pyramid".into(),
+            charts: SIDES
+                .iter()
+                .flat_map(|&s| {
+                    [
+                        (
+                            format!("Level {s}: D's probabilities: real right, real wrong, generated"),
+                            vec![
+                                exactly(&tags::level_p_real(s)),
+                                exactly(&tags::level_p_real_wrong(s)),
+                                exactly(&tags::level_p_fake(s)),
+                            ],
+                        ),
+                        (
+                            format!("Level {s}: G's and D's losses"),
+                            vec![exactly(&tags::level_loss_g(s)), exactly(&tags::level_loss_d(s))],
+                        ),
+                    ]
+                })
+                .collect(),
+        }]
     }
 }
