@@ -24,6 +24,10 @@ use rand::{rngs::StdRng, Rng, SeedableRng};
 
 /// The bound on max |composite - fast| / max |fast| for one op.
 const TOL: f32 = 1e-4;
+/// A bias gradient's distance from the exact sum, as a share of its terms' magnitude: the
+/// largest seen over 400 cases of every layer was 1.4e-7. In absolute terms this is
+/// tighter than `TOL` of the largest bias gradient for every layer.
+const SUM_TOL: f64 = 1e-6;
 
 /// max |a - b| / max |b|.
 fn rel_err(a: &[f32], b: &[f32]) -> f32 {
@@ -92,7 +96,8 @@ fn conv_case<const I: usize, const O: usize, const K: usize>(
 /// and the positions. When those terms cancel the sum is small, and two f32 summation
 /// orders differ by more than 1e-4 of it (G's one-channel last layer, n = 2: both kernels
 /// 1e-4 to 8e-4 of the result away from the exact sum, and from each other). So each is
-/// held to the exact (f64) sum within 1e-4 of the terms' magnitude, the sum's condition.
+/// held to the exact (f64) sum within [`SUM_TOL`] of the terms' magnitude, the sum's
+/// condition.
 struct BiasGrad {
     got: Vec<f32>,
     exact: Vec<f64>,
@@ -118,8 +123,8 @@ impl BiasGrad {
         for ((g, e), m) in self.got.iter().zip(&self.exact).zip(&self.magnitude) {
             let err = (*g as f64 - e).abs() / m;
             assert!(
-                err <= TOL as f64,
-                "{what} db: {g} vs exact {e}: error {err:.2e} of the terms' magnitude > {TOL:.0e}"
+                err <= SUM_TOL,
+                "{what} db: {g} vs exact {e}: error {err:.2e} of the terms' magnitude > {SUM_TOL:.0e}"
             );
         }
     }

@@ -1,6 +1,6 @@
 //! dfdx's CUDA device: every op is the composite one (dfdx keeps a tensor's device memory
-//! crate-private, so no kernel of ours can reach it), Adam reads gradients through a
-//! host copy.
+//! crate-private, so no kernel of ours can reach it); Adam keeps its moments on the
+//! device ([`crate::nn::optim::Adam::update_on_device`]).
 
 use super::{DeviceError, DeviceKind, ModelDevice};
 use dfdx::prelude::*;

@@ -32,7 +32,8 @@ pub(crate) fn cached_index<D: Device<f32> + Synchronize>(
         let mut cache = cache.borrow_mut();
         let entry = cache.entry((TypeId::of::<D>(), key)).or_insert_with(|| {
             let idx = build();
-            let t = dev.tensor_from_vec(idx.clone(), (idx.len(),));
+            let len = idx.len();
+            let t = dev.tensor_from_vec(idx, (len,));
             dev.synchronize();
             Box::new(t)
         });
