@@ -57,12 +57,14 @@ fn main() {
         .find_map(|a| Kernels::from_str(&a, false).ok())
         .unwrap_or_default();
     let shared_fake = std::env::args().skip(1).any(|a| a == "shared");
-    let cfg = Config {
+    let mut cfg = Config {
         batch_size: n,
         kernels,
-        shared_fake,
         ..preset.config()
     };
+    if let cgan::config::ModelConfig::GanCls(m) = &mut cfg.model {
+        m.shared_fake = shared_fake;
+    }
     let data = Dataset::new(split, n, 0).expect("bench batch fits its data");
     let label = format!("{}{}", preset.name(), if shared_fake { " shared_fake" } else { "" });
     if std::env::args().skip(1).any(|a| a == "cuda") {

@@ -5,6 +5,7 @@ Exits non-zero with one line per failed expectation.
 """
 import io
 import os
+import tomllib
 import struct
 import sys
 import zlib
@@ -16,7 +17,8 @@ SCALARS = [
     "probabilities/p_real_right", "probabilities/p_real_wrong", "probabilities/p_fake", "perf/steps_per_second",
 ]
 IMAGES = ["samples/all", "real/batch"] + [f"samples/digit_{d}" for d in range(10)]
-# A LAPGAN run (`model = "lapgan"` in its config.toml): every level's curves and samples.
+# A LAPGAN run (`[model] kind = "lapgan"` in its config.toml, `model = "lapgan"` before
+# the [model] table): every level's curves and samples.
 LAPGAN_SCALARS = [f"loss/level_{s}/{n}" for s in (7, 14, 28) for n in ("generator", "discriminator")] + [
     f"probabilities/level_{s}/{p}" for s in (7, 14, 28) for p in ("p_real", "p_real_wrong", "p_fake")
 ] + ["perf/steps_per_second"]
@@ -45,8 +47,9 @@ def decode_png(data):
 
 def main():
     run, steps = sys.argv[1], [int(s) for s in sys.argv[2:]]
-    with open(os.path.join(run, "config.toml")) as f:
-        lapgan = 'model = "lapgan"' in f.read()
+    with open(os.path.join(run, "config.toml"), "rb") as f:
+        model = tomllib.load(f).get("model")
+    lapgan = "lapgan" in (model, model.get("kind") if isinstance(model, dict) else None)
     scalars, images = (LAPGAN_SCALARS, LAPGAN_IMAGES) if lapgan else (SCALARS, IMAGES)
     acc = ea.EventAccumulator(run, size_guidance={ea.SCALARS: 0, ea.IMAGES: 0, ea.TENSORS: 0, ea.HISTOGRAMS: 0})
     acc.Reload()

@@ -22,11 +22,14 @@ fn data(seed: u64) -> Dataset {
 }
 
 fn cfg(g_ema: f64) -> Config {
-    Config {
+    let mut cfg = Config {
         batch_size: 8,
-        g_ema,
         ..Preset::ModeSeeking.config()
+    };
+    if let cgan::config::ModelConfig::GanCls(m) = &mut cfg.model {
+        m.g_ema = g_ema;
     }
+    cfg
 }
 
 /// The host's blend (the CPU's) and the in-place one a GPU runs.

@@ -410,7 +410,7 @@ fn generator_matches_end_to_end_alone_and_through_d() {
         .chain(Preset::gan_cls().map(|p| {
             let d = Discriminator::new(
                 &Cpu::seed_from_u64(1),
-                DiscriminatorSpec::of(&p.config()),
+                DiscriminatorSpec::of(p.config().model.gan_cls().expect("a GAN-CLS preset")),
                 &mut StdRng::seed_from_u64(3),
             );
             (format!("G through {}'s D", p.name()), Some(d))

@@ -220,63 +220,55 @@ fn a_resumed_lapgan_run_has_the_weights_of_an_uninterrupted_one() {
     }
     // A GAN-CLS config cannot take a LAPGAN checkpoint: the manifest names the difference.
     let ck = checkpoint::find(&a, Some(4)).unwrap();
-    let gan_cfg = Config {
-        model: ModelKind::GanCls,
-        ..Config::default()
-    };
+    let gan_cfg = Config::default();
     let err = checkpoint::load(&ck, &mut Gan::new(&gan_cfg)).unwrap_err().to_string();
-    assert!(err.contains("architecture = \"lapgan\""), "{err}");
+    assert!(err.contains("model.kind = \"lapgan\""), "{err}");
+    assert!(err.contains("model.kind = \"gan-cls\""), "{err}");
     let _ = [a, b].map(std::fs::remove_dir_all);
 }
 
 #[test]
-fn gan_cls_settings_are_refused_for_lapgan_with_the_fix() {
-    for (key, cfg) in [
-        (
-            "gan_int",
-            Config {
-                gan_int: 0.5,
-                ..small(2)
-            },
-        ),
-        (
-            "g_ema",
-            Config {
-                g_ema: 0.999,
-                ..small(2)
-            },
-        ),
-        (
-            "spectral_norm",
-            Config {
-                spectral_norm: true,
-                ..small(2)
-            },
-        ),
-        ("k_steps", Config { k_steps: 2, ..small(2) }),
-        (
-            "shared_fake",
-            Config {
-                shared_fake: true,
-                ..small(2)
-            },
-        ),
+fn a_lapgan_config_cannot_name_gan_cls_keys() {
+    let dir = scratch("lapgan-keys");
+    std::fs::create_dir_all(&dir).unwrap();
+    for (key, line) in [
+        ("gan_int", "gan_int = 0.5"),
+        ("g_ema", "g_ema = 0.999"),
+        ("spectral_norm", "spectral_norm = true"),
+        ("k_steps", "k_steps = 2"),
+        ("shared_fake", "shared_fake = true"),
+        ("d_norm", "d_norm = \"none\""),
     ] {
-        let err = cfg.validate().unwrap_err().to_string();
-        assert!(
-            err.contains(key) && err.contains("lapgan") && err.contains("--preset lapgan"),
-            "{err}"
-        );
+        // In the [model] table of kind "lapgan", and at the top level of a LAPGAN config.
+        for text in [
+            format!("[model]\nkind = \"lapgan\"\n{line}\n"),
+            format!("preset = \"lapgan\"\n{line}\n"),
+        ] {
+            let path = dir.join("c.toml");
+            std::fs::write(&path, &text).unwrap();
+            let err = Config::load(&path, None).unwrap_err().to_string();
+            assert!(err.contains(key) && err.contains("c.toml"), "{text}: {err}");
+        }
     }
-    assert!(small(2).validate().is_ok());
-    // The default preset's regularisers are what `--preset lapgan` turns off.
-    let err = Config {
-        model: ModelKind::Lapgan,
-        ..Config::default()
-    }
-    .validate()
-    .unwrap_err();
-    assert!(err.to_string().contains("does not apply"), "{err}");
+    let path = dir.join("ok.toml");
+    std::fs::write(&path, "[model]\nkind = \"lapgan\"\n").unwrap();
+    let cfg = Config::load(&path, None).unwrap();
+    assert_eq!(cfg.model.kind(), ModelKind::Lapgan);
+    assert!(
+        cfg.to_toml().ends_with("[model]\nkind = \"lapgan\"\n"),
+        "{}",
+        cfg.to_toml()
+    );
+    // The default preset's GAN-CLS settings do not follow the model into LAPGAN.
+    cfg.validate().unwrap();
+    // A flag names itself and the fix.
+    let mut lap = Preset::Lapgan.config();
+    let err = lap.model.gan_cls_mut("--spectral-norm").unwrap_err();
+    assert!(
+        err.contains("--spectral-norm") && err.contains("kind = \"lapgan\"") && err.contains("gan-cls"),
+        "{err}"
+    );
+    let _ = std::fs::remove_dir_all(dir);
 }
 
 #[test]

@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::labels;
+use common::{gan_cls, labels};
 
 use cgan::config::{Activation, Config, DNorm, NoiseKind, OutputActivation, Preset};
 use cgan::data::{Dataset, Split, PIXELS};
@@ -22,7 +22,9 @@ use std::time::Duration;
 
 /// D of `preset` (seeded).
 fn discriminator(preset: Preset) -> Discriminator {
-    disc(DiscriminatorSpec::of(&preset.config()))
+    disc(DiscriminatorSpec::of(
+        preset.config().model.gan_cls().expect("a GAN-CLS preset"),
+    ))
 }
 
 fn disc(spec: DiscriminatorSpec) -> Discriminator {
@@ -150,20 +152,20 @@ fn parameter_counts_match_the_article_network_and_its_variants() {
     // The minibatch-std map is one more input channel of conv4: 128 x 3 x 3 weights.
     let mbstd = DiscriminatorSpec {
         minibatch_std: true,
-        ..DiscriminatorSpec::of(&Preset::Article.config())
+        ..DiscriminatorSpec::default()
     };
     assert_eq!(disc(mbstd).trainable_count(), 99_089 + 1152);
     // Spectral norm and the activation add no trainable tensor.
     let sn = DiscriminatorSpec {
         spectral_norm: true,
         activation: Activation::LeakyRelu,
-        ..DiscriminatorSpec::of(&Preset::Article.config())
+        ..DiscriminatorSpec::default()
     };
     assert_eq!(disc(sn).trainable_count(), 99_089);
     // Projection: a 10 x 512 class embedding.
     let proj = DiscriminatorSpec {
         projection: true,
-        ..DiscriminatorSpec::of(&Preset::Article.config())
+        ..DiscriminatorSpec::default()
     };
     assert_eq!(disc(proj).trainable_count(), 99_089 + 5120);
 }
@@ -260,13 +262,13 @@ fn random_split(n: usize, seed: u64) -> Split {
 
 #[rstest]
 fn optimisation_steps_run_and_change_the_weights(#[values(Preset::Article, Preset::ModeSeeking)] preset: Preset) {
-    let cfg = Config {
-        batch_size: 8,
-        spectral_norm: true,
-        minibatch_std: true,
-        projection: true,
-        ..preset.config()
-    };
+    let cfg = gan_cls(
+        Config {
+            batch_size: 8,
+            ..preset.config()
+        },
+        |m| (m.spectral_norm, m.minibatch_std, m.projection) = (true, true, true),
+    );
     let mut data = Dataset::new(random_split(64, 6), cfg.batch_size, cfg.seed).unwrap();
     let mut gan = Gan::new(&cfg);
     let (g0, d0) = (params::params(&gan.g), gan.d.params());

@@ -5,7 +5,7 @@
 mod common;
 
 use cgan::cli::Cli;
-use cgan::config::{Config, ModelKind, Preset};
+use cgan::config::{Config, ModelConfig, Preset};
 use cgan::models::gan_cls::{Discriminator, DiscriminatorSpec, Generator};
 use cgan::models::lapgan::{PyramidD, PyramidG};
 use cgan::nn::params;
@@ -43,12 +43,12 @@ fn model_summary() {
     );
     for preset in Preset::ALL {
         let cfg = preset.config();
-        text += &match cfg.model {
-            ModelKind::GanCls => {
-                let d = Discriminator::new(&dev, DiscriminatorSpec::of(&cfg), &mut StdRng::seed_from_u64(0));
+        text += &match &cfg.model {
+            ModelConfig::GanCls(m) => {
+                let d = Discriminator::new(&dev, DiscriminatorSpec::of(m), &mut StdRng::seed_from_u64(0));
                 params::summary(&format!("Discriminator ({})", preset.name()), &d.params())
             }
-            ModelKind::Lapgan => {
+            ModelConfig::Lapgan(_) => {
                 params::summary(
                     &format!("Generators, levels 7, 14, 28 ({})", preset.name()),
                     &params::params(&PyramidG::<f32, Cpu>::build(&dev)),

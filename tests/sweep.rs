@@ -59,8 +59,8 @@ fn a_grid_and_a_list_expand_into_named_trials() {
     let last = &plan.trials[4].config;
     assert_eq!((last.preset.name(), last.seed, last.steps), ("article", 7, 4));
     assert_eq!(
-        last.d_norm,
-        cgan::config::DNorm::Batch,
+        last.model.gan_cls().map(|m| m.d_norm),
+        Some(cgan::config::DNorm::Batch),
         "the article preset's values fill the rest"
     );
     assert_eq!(plan.trials[3].config.lr, 2e-4);

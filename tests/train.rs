@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::scratch;
+use common::{gan_cls, scratch};
 
 use cgan::cli::Cli;
 use cgan::config::{Activation, Config, DLoss, DNorm, Preset};
@@ -66,10 +66,7 @@ fn same_seed_same_losses_other_seed_other_losses() {
         "the mode-seeking term leaves D's first step alone"
     );
     assert_ne!(no_ms[0][0], a[0][0], "it pairs G's labels, so G's batch differs");
-    let shared = Config {
-        shared_fake: true,
-        ..cfg.clone()
-    };
+    let shared = gan_cls(cfg.clone(), |m| m.shared_fake = true);
     let shared_no_ms = losses(
         &Config {
             mode_seeking: 0.0,
@@ -82,33 +79,18 @@ fn same_seed_same_losses_other_seed_other_losses() {
         losses(&shared, 2)[0][1],
         "with shared fakes, D's fake term sees G's paired batch too"
     );
-    let k2 = losses(
-        &Config {
-            k_steps: 2,
-            ..cfg.clone()
-        },
-        2,
-    );
+    let k2 = losses(&gan_cls(cfg.clone(), |m| m.k_steps = 2), 2);
     assert_ne!(k2[1], a[1], "two D steps per G step change the run");
-    let int = losses(&Config { gan_int: 0.5, ..cfg }, 2);
+    let int = losses(&gan_cls(cfg, |m| m.gan_int = 0.5), 2);
     assert_eq!(int[0][1], a[0][1], "GAN-INT leaves D's first step alone");
     assert_ne!(int[1], a[1], "GAN-INT changes G's updates");
 }
 
 #[test]
 fn shared_fake_gives_d_the_fakes_g_learns_from() {
-    let cfg = Config {
-        shared_fake: true,
-        ..small(2)
-    };
+    let cfg = gan_cls(small(2), |m| m.shared_fake = true);
     let shared = losses(&cfg, 2);
-    let separate = losses(
-        &Config {
-            shared_fake: false,
-            ..cfg.clone()
-        },
-        2,
-    );
+    let separate = losses(&gan_cls(cfg.clone(), |m| m.shared_fake = false), 2);
     // D's first update judges another batch of fakes: G's, drawn from G's stream.
     assert_ne!(shared[0][1], separate[0][1]);
     assert_ne!(shared[0][2], separate[0][2]);
@@ -116,11 +98,7 @@ fn shared_fake_gives_d_the_fakes_g_learns_from() {
     // With k_steps = 2 only the last D update shares: the first draws its own.
     let k2 = |shared_fake| {
         losses(
-            &Config {
-                k_steps: 2,
-                shared_fake,
-                ..cfg.clone()
-            },
+            &gan_cls(cfg.clone(), |m| (m.k_steps, m.shared_fake) = (2, shared_fake)),
             1,
         )
     };
@@ -261,9 +239,9 @@ fn checkpoint_of_another_preset_is_refused_naming_what_differs() {
     let err = checkpoint::load(&ck, &mut gan).unwrap_err().to_string();
     assert!(
         err.contains("manifest.toml")
-            && err.contains("discriminator.norm = \"none\"")
-            && err.contains("discriminator.norm = \"batch\"")
-            && err.contains("discriminator.activation"),
+            && err.contains("model.d_norm = \"none\"")
+            && err.contains("model.d_norm = \"batch\"")
+            && err.contains("model.d_activation"),
         "{err}"
     );
     assert!(!err.contains('\n'));
@@ -342,41 +320,49 @@ fn config_file_with_unknown_key_or_bad_value_names_it() {
 #[test]
 fn presets_are_sets_of_values_and_the_default_is_mode_seeking() {
     let a = Preset::Article.config();
+    let am = *a.model.gan_cls().expect("the article's model is GAN-CLS");
     assert_eq!(
-        (a.batch_size, a.lr, a.beta1, a.d_loss, a.k_steps, a.mode_seeking),
+        (a.batch_size, a.lr, a.beta1, a.d_loss, am.k_steps, a.mode_seeking),
         (32, 2e-4, 0.5, DLoss::Sum, 1, 0.0)
     );
     assert_eq!(
-        (a.d_norm, a.d_activation, a.minibatch_std, a.spectral_norm, a.lr_d_scale),
+        (
+            am.d_norm,
+            am.d_activation,
+            am.minibatch_std,
+            am.spectral_norm,
+            a.lr_d_scale
+        ),
         (DNorm::Batch, Activation::Relu, false, false, 1.0)
     );
     assert_eq!(a.noise, cgan::config::NoiseKind::Uniform);
     let m = Config::default();
     assert_eq!(m, Preset::ModeSeeking.config());
     assert_eq!(m.preset, Preset::ModeSeeking);
-    assert_eq!((a.g_ema, a.projection), (0.0, false));
+    assert_eq!((am.g_ema, am.projection), (0.0, false));
+    let mm = *m.model.gan_cls().expect("the default model is GAN-CLS");
     assert_eq!(
         (
             m.d_loss,
-            m.d_norm,
-            m.d_activation,
+            mm.d_norm,
+            mm.d_activation,
             m.mode_seeking,
             m.mode_seeking_cap,
-            m.g_ema
+            mm.g_ema
         ),
         (DLoss::Reed, DNorm::None, Activation::LeakyRelu, 1.0, 0.4, 0.999),
         "the ingredients the README's ablation measured"
     );
     assert_eq!(
-        Config {
-            preset: Preset::Article,
-            d_loss: DLoss::Sum,
-            d_norm: DNorm::Batch,
-            d_activation: Activation::Relu,
-            mode_seeking: 0.0,
-            g_ema: 0.0,
-            ..m.clone()
-        },
+        gan_cls(
+            Config {
+                preset: Preset::Article,
+                d_loss: DLoss::Sum,
+                mode_seeking: 0.0,
+                ..m.clone()
+            },
+            |m| (m.d_norm, m.d_activation, m.g_ema) = (DNorm::Batch, Activation::Relu, 0.0)
+        ),
         a,
         "mode-seeking differs from article in those keys only"
     );
@@ -495,26 +481,26 @@ fn every_flag_lands_in_the_resolved_config() {
         panic!("parses")
     };
     let (cfg, target) = args.resolve().unwrap();
-    let want = Config {
-        steps: 11,
-        batch_size: 12,
-        seed: 13,
-        lr: 0.5,
-        name: "n14".into(),
-        summary_every: 15,
-        checkpoint_every: 16,
-        d_loss: DLoss::Reed,
-        k_steps: 17,
-        eval_every: 18,
-        gan_int: 0.25,
-        mode_seeking: 0.75,
-        d_norm: DNorm::Batch,
-        d_activation: Activation::Relu,
-        minibatch_std: true,
-        spectral_norm: true,
-        lr_d_scale: 2.0,
-        ..Config::default()
-    };
+    let want = gan_cls(
+        Config {
+            steps: 11,
+            batch_size: 12,
+            seed: 13,
+            lr: 0.5,
+            name: "n14".into(),
+            summary_every: 15,
+            checkpoint_every: 16,
+            d_loss: DLoss::Reed,
+            eval_every: 18,
+            mode_seeking: 0.75,
+            lr_d_scale: 2.0,
+            ..Config::default()
+        },
+        |m| {
+            (m.k_steps, m.gan_int, m.d_norm, m.d_activation) = (17, 0.25, DNorm::Batch, Activation::Relu);
+            (m.minibatch_std, m.spectral_norm) = (true, true);
+        },
+    );
     assert_eq!(cfg, want);
     let Target::Unique(dir) = target else {
         panic!("a new run in a directory of its own")

@@ -5,7 +5,7 @@ mod error;
 
 pub use error::AppError;
 
-use crate::config::{Activation, Config, DLoss, DNorm, Preset};
+use crate::config::{Activation, Config, ConfigError, DLoss, DNorm, Preset};
 use crate::data::datasets::DatasetKind;
 use crate::device::{DeviceKind, Kernels};
 use crate::judge::classifier::{self, Judge, JudgeInfo};
@@ -305,21 +305,29 @@ impl TrainArgs {
             summary_every,
             checkpoint_every,
             d_loss,
-            k_steps,
-            shared_fake,
             eval_every,
-            gan_int,
             mode_seeking,
             mode_seeking_cap,
+            lr_d_scale,
+            device,
+            kernels
+        );
+        macro_rules! set_model {
+            ($($field:ident),*) => { $(if let Some(v) = self.$field.clone() {
+                let flag = concat!("--", stringify!($field)).replace('_', "-");
+                cfg.model.gan_cls_mut(&flag).map_err(ConfigError::Value)?.$field = v;
+            })* };
+        }
+        set_model!(
+            k_steps,
+            shared_fake,
+            gan_int,
             d_norm,
             d_activation,
             minibatch_std,
             spectral_norm,
             projection,
-            g_ema,
-            lr_d_scale,
-            device,
-            kernels
+            g_ema
         );
         cfg.validate()?;
         let target = match (&self.resume, &self.run_dir) {

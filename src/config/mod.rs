@@ -6,8 +6,10 @@
 //! preset's values (the `preset` key, or the default preset), then the keys a file sets,
 //! then the command-line flags.
 
+pub mod model;
 pub mod options;
 
+pub use model::{GanClsConfig, LapganConfig, ModelConfig, ModelKind};
 pub use options::{Activation, DNorm, NoiseKind, OutputActivation};
 
 use crate::data::datasets::DatasetKind;
@@ -39,7 +41,9 @@ impl Preset {
 
     /// The presets of the GAN-CLS model (the article's G and a D variant).
     pub fn gan_cls() -> impl Iterator<Item = Preset> {
-        Self::ALL.into_iter().filter(|p| p.config().model == ModelKind::GanCls)
+        Self::ALL
+            .into_iter()
+            .filter(|p| p.config().model.kind() == ModelKind::GanCls)
     }
 
     /// The preset's name as the config and `--preset` spell it.
@@ -59,33 +63,23 @@ impl Preset {
             Preset::ModeSeeking => Config {
                 preset: self,
                 d_loss: DLoss::Reed,
-                d_norm: DNorm::None,
-                d_activation: Activation::LeakyRelu,
                 mode_seeking: 1.0,
-                g_ema: 0.999,
+                model: ModelConfig::GanCls(GanClsConfig {
+                    d_norm: DNorm::None,
+                    d_activation: Activation::LeakyRelu,
+                    g_ema: 0.999,
+                    ..GanClsConfig::default()
+                }),
                 ..article
             },
             Preset::Lapgan => Config {
                 preset: self,
-                model: ModelKind::Lapgan,
+                model: ModelConfig::Lapgan(LapganConfig {}),
                 d_loss: DLoss::Reed,
                 ..article
             },
         }
     }
-}
-
-/// Which system trains: the article's conditional GAN, or LAPGAN's pyramid of them.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
-#[serde(rename_all = "kebab-case")]
-pub enum ModelKind {
-    /// The article's G and the matching-aware D (GAN-CLS), in the variant the D keys pick.
-    #[default]
-    GanCls,
-    /// LAPGAN: its own networks per level. `d_loss` weighs every level's D terms,
-    /// `mode_seeking` acts on the 7 x 7 level; the D keys and the other GAN-CLS
-    /// regularisers do not apply.
-    Lapgan,
 }
 
 /// How D's three terms add up.
@@ -106,8 +100,6 @@ pub struct Config {
     /// The preset these values started from (a label once resolved: every key below is
     /// explicit in a run's config.toml).
     pub preset: Preset,
-    /// The system that trains: `gan-cls` (the article's network) or `lapgan`.
-    pub model: ModelKind,
     /// Run name: the suffix of the run directory.
     pub name: String,
     /// Seed of every random draw (weights, data order, wrong labels, noise).
@@ -124,14 +116,6 @@ pub struct Config {
     pub beta2: f64,
     /// D's loss: `sum` (the article's code) or `reed` (the paper).
     pub d_loss: DLoss,
-    /// D steps per G step.
-    pub k_steps: u32,
-    /// G runs once per step: the last D update's fake term and G's update share G's
-    /// output (GAN-CLS's Algorithm 1; PyTorch's DCGAN example), a quarter less work per
-    /// step. Off by default: on the default preset it learned the condition more slowly
-    /// (docs/speed.md). `false`: D's step draws its own G(z, right labels). LAPGAN's
-    /// levels always draw their own.
-    pub shared_fake: bool,
     /// Distribution of z: `uniform` (U(-1, 1)) or `normal`.
     pub noise: NoiseKind,
     /// G's output activation: `tanh` (data in [-1, 1]) or `sigmoid` (data in [0, 1]).
@@ -151,13 +135,6 @@ pub struct Config {
     /// Train on only the first N training images (0: all 60,000), e.g. for the
     /// regression run.
     pub train_images: usize,
-    /// GAN-INT weight beta: G also learns on interpolated conditions t c1 + (1 - t) c2
-    /// (Reed et al.); 0 turns it off.
-    pub gan_int: f64,
-    /// Decay of an exponential moving average of G's weights (0: off), warmed up as
-    /// `min(g_ema, (1 + step) / (10 + step))`. When on, samples, evaluations and
-    /// `cgan generate` use the average (Yazici et al. 2019).
-    pub g_ema: f64,
     /// D's learning rate is `lr * lr_d_scale` (two time-scale update rule; 1: the same).
     pub lr_d_scale: f64,
     /// Weight of the mode-seeking term in G's loss (Mao et al. 2019; 0: off; LAPGAN: on
@@ -168,17 +145,6 @@ pub struct Config {
     /// The mode-seeking term stops paying above this ratio (real digits score ~0.42 with
     /// uniform z): more "diversity" than that is noise. `inf` is MSGAN's unbounded term.
     pub mode_seeking_cap: f64,
-    /// D's normalisation after its first two convs: `batch` (the article) or `none`.
-    pub d_norm: DNorm,
-    /// D's activation: `relu` (the article) or `leaky_relu` (slope 0.2).
-    pub d_activation: Activation,
-    /// A minibatch-standard-deviation map beside the label map at D's 4x4 stage.
-    pub minibatch_std: bool,
-    /// Spectral normalisation of every weight of D (one power iteration per D step).
-    pub spectral_norm: bool,
-    /// Projection conditioning in D: its logit gains <embed(c), features> (Miyato &
-    /// Koyama 2018), beside the article's label map.
-    pub projection: bool,
     /// Judge metrics (`eval/...`) every this many steps (0: never).
     pub eval_every: u64,
     /// Generated samples per evaluation.
@@ -193,6 +159,9 @@ pub struct Config {
     /// The ops' implementation: `auto` (the device's fastest), `fast` (the CPU's fused
     /// kernels) or `composite` (public dfdx ops only: what a GPU runs).
     pub kernels: Kernels,
+    /// The `[model]` table: the architecture (`kind = "gan-cls"`, the article's network,
+    /// or `"lapgan"`) and only the keys it has.
+    pub model: ModelConfig,
 }
 
 impl Default for Config {
@@ -206,7 +175,6 @@ impl Config {
     fn article() -> Self {
         Self {
             preset: Preset::Article,
-            model: ModelKind::GanCls,
             name: "cgan".into(),
             seed: 42,
             steps: 6000,
@@ -215,8 +183,6 @@ impl Config {
             beta1: 0.5,
             beta2: 0.999,
             d_loss: DLoss::Sum,
-            k_steps: 1,
-            shared_fake: false,
             noise: NoiseKind::Uniform,
             output_activation: OutputActivation::Tanh,
             summary_every: 100,
@@ -226,22 +192,16 @@ impl Config {
             sample_rows: 8,
             data_dir: PathBuf::from("data/mnist"),
             train_images: 0,
-            gan_int: 0.0,
             lr_d_scale: 1.0,
-            g_ema: 0.0,
             mode_seeking: 0.0,
             mode_seeking_cap: 0.4,
-            d_norm: DNorm::Batch,
-            d_activation: Activation::Relu,
-            minibatch_std: false,
-            spectral_norm: false,
-            projection: false,
             eval_every: 1000,
             eval_samples: 1000,
             judge_dir: PathBuf::from(crate::data::datasets::DEFAULT_JUDGE_DIR),
             dataset: DatasetKind::Mnist,
             device: DeviceKind::Cpu,
             kernels: Kernels::Auto,
+            model: ModelConfig::default(),
         }
     }
 }
@@ -317,9 +277,8 @@ impl Config {
         };
         let dirs_set = (table.contains_key("data_dir"), table.contains_key("judge_dir"));
         // A preset's own values always form a table.
-        let mut merged = toml::Table::try_from(preset.config()).unwrap_or_default();
-        merged.extend(table);
-        let cfg: Config = toml::Value::Table(merged).try_into()?;
+        let base = toml::Table::try_from(preset.config()).unwrap_or_default();
+        let cfg: Config = toml::Value::Table(model::merge(base, table)).try_into()?;
         let dataset = cfg.dataset;
         Ok(Config {
             data_dir: if dirs_set.0 {
@@ -349,6 +308,25 @@ impl Config {
         self
     }
 
+    /// This config with the keys of `overrides` set (a history segment's, in either the
+    /// `[model]` or the older flat form).
+    pub fn with_overrides(&self, overrides: &toml::Table) -> Result<Self, toml::de::Error> {
+        let base = toml::Table::try_from(self).unwrap_or_default();
+        toml::Value::Table(model::merge(base, overrides.clone())).try_into()
+    }
+
+    /// Every key with its value, `[model]`'s as `model.KEY`, in the file's order.
+    pub fn flat(&self) -> Vec<(String, toml::Value)> {
+        let mut out = Vec::new();
+        for (k, v) in toml::Table::try_from(self).unwrap_or_default() {
+            match v {
+                toml::Value::Table(t) => out.extend(t.into_iter().map(|(k2, v)| (format!("{k}.{k2}"), v))),
+                v => out.push((k, v)),
+            }
+        }
+        out
+    }
+
     /// The config as TOML, as saved in a run directory.
     pub fn to_toml(&self) -> String {
         toml::to_string(self).unwrap_or_default()
@@ -367,9 +345,6 @@ impl Config {
             if !(0.0..1.0).contains(&b) {
                 return bad(format!("{key} must be in [0, 1), got {b}"));
             }
-        }
-        if self.k_steps == 0 {
-            return bad("k_steps must be at least 1, got 0".into());
         }
         for (key, v) in [
             ("summary_every", self.summary_every),
@@ -394,19 +369,10 @@ impl Config {
                 self.batch_size, self.train_images
             ));
         }
-        if !(self.gan_int >= 0.0 && self.gan_int.is_finite()) {
-            return bad(format!(
-                "gan_int must be a number >= 0 (0 turns it off), got {}",
-                self.gan_int
-            ));
-        }
         for (key, v) in [("lr_d_scale", self.lr_d_scale)] {
             if !(v > 0.0 && v.is_finite()) {
                 return bad(format!("{key} must be a positive number, got {v}"));
             }
-        }
-        if !(0.0..1.0).contains(&self.g_ema) {
-            return bad(format!("g_ema must be in [0, 1) (0 turns it off), got {}", self.g_ema));
         }
         if !(self.mode_seeking >= 0.0 && self.mode_seeking.is_finite()) {
             return bad(format!(
@@ -432,22 +398,7 @@ impl Config {
                 self.eval_samples
             ));
         }
-        if self.model == ModelKind::Lapgan {
-            let gan_cls_only = [
-                ("k_steps", self.k_steps != 1),
-                ("shared_fake", self.shared_fake),
-                ("gan_int", self.gan_int > 0.0),
-                ("g_ema", self.g_ema > 0.0),
-                ("minibatch_std", self.minibatch_std),
-                ("spectral_norm", self.spectral_norm),
-                ("projection", self.projection),
-            ];
-            if let Some((key, _)) = gan_cls_only.iter().find(|(_, on)| *on) {
-                return bad(format!(
-                    "{key} does not apply to model = \"lapgan\" (its levels have their own networks and losses); turn it off or start from `--preset lapgan`"
-                ));
-            }
-        }
+        self.model.validate().map_err(ConfigError::Value)?;
         check_kernels(self.device, self.kernels).map_err(|e| ConfigError::Value(e.0))?;
         if self.name.is_empty() || self.name.contains(['/', '\\']) {
             return bad(format!(

@@ -2,7 +2,7 @@
 //! checkpoint says: the manifest of the networks a config builds, and the generator a
 //! checkpoint samples with.
 
-use crate::config::{Config, ModelKind};
+use crate::config::{Config, GanClsConfig, ModelConfig, ModelKind};
 use crate::device::ModelDevice;
 use crate::models::checkpoint::{
     invalid, read_net, CheckpointError, GeneratorArchitecture, GeneratorManifest, G_EMA_FILE,
@@ -33,33 +33,67 @@ pub fn with_model<D: ModelDevice, T: ModelTask<D>>(kind: ModelKind, task: T) -> 
     }
 }
 
-/// `manifest.toml` of a checkpoint: the architecture and settings its weights belong to.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
+/// `manifest.toml` of a checkpoint: the config's `[model]` table its weights were trained
+/// with, and what sampling G needs.
+#[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct Manifest {
+    /// The `[model]` table. From a checkpoint written before the table existed: its
+    /// architecture with D's keys from its `[discriminator]` table and the article's
+    /// values for the rest.
+    pub model: ModelConfig,
     /// G.
     pub generator: GeneratorManifest,
-    /// D, for the GAN-CLS model (LAPGAN's discriminators have one fixed form).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub discriminator: Option<DiscriminatorSpec>,
+}
+
+/// `manifest.toml` as written now (`[model]`, `[generator]`) or before `[model]` existed
+/// (`[generator]`, and `[discriminator]` for GAN-CLS).
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ManifestFile {
+    #[serde(default)]
+    model: Option<ModelConfig>,
+    generator: GeneratorManifest,
+    #[serde(default)]
+    discriminator: Option<DiscriminatorSpec>,
+}
+
+impl From<ManifestFile> for Manifest {
+    fn from(f: ManifestFile) -> Self {
+        let model = f.model.unwrap_or_else(|| match f.generator.architecture {
+            GeneratorArchitecture::Lapgan => ModelConfig::of_kind(ModelKind::Lapgan),
+            GeneratorArchitecture::Article => {
+                let d = f.discriminator.unwrap_or_default();
+                ModelConfig::GanCls(GanClsConfig {
+                    d_norm: d.norm,
+                    d_activation: d.activation,
+                    minibatch_std: d.minibatch_std,
+                    spectral_norm: d.spectral_norm,
+                    projection: d.projection,
+                    ..GanClsConfig::default()
+                })
+            }
+        });
+        Self {
+            model,
+            generator: f.generator,
+        }
+    }
 }
 
 impl Manifest {
     /// The manifest of the networks `cfg` builds.
     pub fn of(cfg: &Config) -> Self {
-        let lapgan = cfg.model == ModelKind::Lapgan;
         Self {
             generator: GeneratorManifest {
-                architecture: if lapgan {
-                    GeneratorArchitecture::Lapgan
-                } else {
-                    GeneratorArchitecture::Article
+                architecture: match cfg.model.kind() {
+                    ModelKind::GanCls => GeneratorArchitecture::Article,
+                    ModelKind::Lapgan => GeneratorArchitecture::Lapgan,
                 },
                 output_activation: cfg.output_activation,
                 noise: cfg.noise,
-                averaged: cfg.g_ema > 0.0,
+                averaged: cfg.model.averaged(),
             },
-            discriminator: (!lapgan).then(|| DiscriminatorSpec::of(cfg)),
+            model: cfg.model.clone(),
         }
     }
 
@@ -73,14 +107,41 @@ impl Manifest {
                 source: e,
             },
         })?;
-        toml::from_str(&text).map_err(|e| invalid(&path, e.message().lines().next().unwrap_or("")))
+        toml::from_str::<ManifestFile>(&text)
+            .map(Manifest::from)
+            .map_err(|e| invalid(&path, e.message().lines().next().unwrap_or("")))
     }
 
-    /// `key = value` of every setting where `self` differs from `other`.
+    /// What decides which weights exist and how G samples: D's keys and the kind (the
+    /// training procedure's keys at the article's values), and G's manifest.
+    fn structure(&self) -> Self {
+        let model = match &self.model {
+            ModelConfig::GanCls(m) => ModelConfig::GanCls(GanClsConfig {
+                d_norm: m.d_norm,
+                d_activation: m.d_activation,
+                minibatch_std: m.minibatch_std,
+                spectral_norm: m.spectral_norm,
+                projection: m.projection,
+                ..GanClsConfig::default()
+            }),
+            other => other.clone(),
+        };
+        Self {
+            model,
+            generator: self.generator,
+        }
+    }
+
+    /// Whether weights saved under `self` fit the networks `other` builds.
+    pub fn fits(&self, other: &Self) -> bool {
+        self.structure() == other.structure()
+    }
+
+    /// `key = value` of every structural setting where `self` differs from `other`.
     pub fn differences(&self, other: &Self) -> Vec<String> {
-        let (a, b) = (flat(self), flat(other));
+        let (a, b) = (flat(&self.structure()), flat(&other.structure()));
         a.iter()
-            .filter(|(k, v)| b.iter().any(|(k2, v2)| k == k2 && v != v2))
+            .filter(|(k, v)| b.iter().any(|(k2, v2)| k == k2 && v != v2) || !b.iter().any(|(k2, _)| k == k2))
             .map(|(k, v)| format!("{k} = {v}"))
             .collect()
     }
@@ -106,7 +167,7 @@ fn flat(m: &Manifest) -> Vec<(String, String)> {
 /// The manifest of checkpoint `dir`, refused (naming each difference) unless it is `want`.
 pub fn check_manifest(dir: &Path, want: &Manifest) -> Result<Manifest, CheckpointError> {
     let have = Manifest::read(dir)?;
-    if &have != want {
+    if !have.fits(want) {
         return Err(invalid(
             &dir.join("manifest.toml"),
             format!(

@@ -2,6 +2,7 @@
 //! key as a hyperparameter, the judge's metrics as the columns runs are compared by, and
 //! charts that draw related curves on one set of axes.
 
+use crate::config::model::key_path;
 use crate::config::Config;
 use crate::tensorboard::tags;
 use crate::tensorboard::writer::{exactly, HValue, LayoutCategory, MetricSpec};
@@ -10,13 +11,11 @@ use crate::tensorboard::writer::{exactly, HValue, LayoutCategory, MetricSpec};
 /// picks others; a sweep's own keys go before these).
 pub const FIRST_KEYS: [&str; 5] = ["preset", "seed", "lr", "steps", "batch_size"];
 
-/// Every config key and its value, as the HPARAMS dashboard shows them: `first` keys
+/// Every config key and its value (`[model]`'s as `model.KEY`), as the HPARAMS dashboard shows them: `first` keys
 /// in that order, then [`FIRST_KEYS`], then the rest alphabetically.
 pub fn hparams(cfg: &Config, first: &[String]) -> Vec<(String, HValue)> {
-    let table = match toml::Value::try_from(cfg) {
-        Ok(toml::Value::Table(t)) => t,
-        _ => return Vec::new(),
-    };
+    // A sweep may name a `[model]` key at the top level (`d_norm`): rank it by its path.
+    let first: Vec<String> = first.iter().map(|k| key_path(k)).collect();
     let rank = |k: &str| {
         first
             .iter()
@@ -24,7 +23,7 @@ pub fn hparams(cfg: &Config, first: &[String]) -> Vec<(String, HValue)> {
             .or_else(|| FIRST_KEYS.iter().position(|f| *f == k).map(|i| first.len() + i))
             .unwrap_or(usize::MAX)
     };
-    let mut entries: Vec<(String, toml::Value)> = table.into_iter().collect();
+    let mut entries = cfg.flat();
     entries.sort_by(|(a, _), (b, _)| rank(a).cmp(&rank(b)).then(a.cmp(b)));
     entries
         .into_iter()

@@ -95,17 +95,22 @@ fn table(cfg: &Config) -> toml::Table {
 }
 
 fn with_overrides(cfg: &Config, overrides: &toml::Table) -> Result<Config, String> {
-    let mut t = table(cfg);
-    t.extend(overrides.clone());
-    toml::Value::Table(t)
-        .try_into()
+    cfg.with_overrides(overrides)
         .map_err(|e: toml::de::Error| e.message().to_string())
 }
 
-/// The keys of `new` whose values differ from `old`'s.
+/// The keys of `new` whose values differ from `old`'s; of `[model]`, only the keys that
+/// differ (all of it when the kind does).
 pub fn overrides(old: &Config, new: &Config) -> toml::Table {
     let old = table(old);
-    table(new).into_iter().filter(|(k, v)| old.get(k) != Some(v)).collect()
+    let mut out: toml::Table = table(new).into_iter().filter(|(k, v)| old.get(k) != Some(v)).collect();
+    if let (Some(toml::Value::Table(new_m)), Some(toml::Value::Table(old_m))) = (out.get_mut("model"), old.get("model"))
+    {
+        if new_m.get("kind") == old_m.get("kind") {
+            new_m.retain(|k, v| old_m.get(k) != Some(v));
+        }
+    }
+    out
 }
 
 /// `key = value, ...` of a segment's overrides ("no changes" when none).
@@ -115,7 +120,10 @@ pub fn describe(overrides: &toml::Table) -> String {
     }
     overrides
         .iter()
-        .map(|(k, v)| format!("{k} = {v}"))
+        .flat_map(|(k, v)| match v {
+            toml::Value::Table(t) => t.iter().map(|(k2, v)| format!("{k}.{k2} = {v}")).collect(),
+            v => vec![format!("{k} = {v}")],
+        })
         .collect::<Vec<_>>()
         .join(", ")
 }

@@ -164,14 +164,14 @@ pub fn train(cfg: Config, target: Target, progress: &mut dyn Progress) -> Result
     }
 }
 
-/// [`train`] on the device `dev`: the model `cfg.model` names, picked by the registry.
+/// [`train`] on the device `dev`: the model `cfg.model` names (its `kind`), picked by the registry.
 fn train_model<D: ModelDevice>(
     dev: D,
     cfg: Config,
     target: Target,
     progress: &mut dyn Progress,
 ) -> Result<Report, TrainError> {
-    let kind = cfg.model;
+    let kind = cfg.model.kind();
     registry::with_model(
         kind,
         Training {

@@ -10,7 +10,7 @@ pub mod events;
 #[allow(unused_imports)]
 pub use events::*;
 
-use cgan::config::Config;
+use cgan::config::{Config, GanClsConfig};
 use cgan::data::{Split, PIXELS};
 use rand::{rngs::StdRng, Rng, SeedableRng};
 use std::path::{Path, PathBuf};
@@ -49,6 +49,12 @@ pub fn small_on(base: Config, steps: u64) -> Config {
 }
 
 /// [`small_on`] the default config.
+/// `cfg` with its `[model]` GAN-CLS settings changed by `f` (`cfg` must be a GAN-CLS config).
+pub fn gan_cls(mut cfg: Config, f: impl FnOnce(&mut GanClsConfig)) -> Config {
+    f(cfg.model.gan_cls_mut("a test's setting").expect("a GAN-CLS config"));
+    cfg
+}
+
 pub fn small(steps: u64) -> Config {
     small_on(Config::default(), steps)
 }

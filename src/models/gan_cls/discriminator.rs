@@ -13,7 +13,7 @@
 //! Norm, minibatch-std and projection change which tensors exist, so they pick one of
 //! eight concrete networks ([`Net`]); activation and spectral norm are run-time settings.
 
-use crate::config::{Activation, Config, DNorm};
+use crate::config::{Activation, DNorm, GanClsConfig};
 use crate::data::{IMAGE_SIDE, NUM_CLASSES};
 use crate::device::{Kernels, ModelDevice};
 use crate::models::{Condition, Logits};
@@ -64,14 +64,14 @@ pub struct DiscriminatorSpec {
 }
 
 impl DiscriminatorSpec {
-    /// What D is made of in a run with config `cfg`.
-    pub fn of(cfg: &Config) -> Self {
+    /// What D is made of in a GAN-CLS model with settings `m`.
+    pub fn of(m: &GanClsConfig) -> Self {
         Self {
-            norm: cfg.d_norm,
-            activation: cfg.d_activation,
-            minibatch_std: cfg.minibatch_std,
-            spectral_norm: cfg.spectral_norm,
-            projection: cfg.projection,
+            norm: m.d_norm,
+            activation: m.d_activation,
+            minibatch_std: m.minibatch_std,
+            spectral_norm: m.spectral_norm,
+            projection: m.projection,
         }
     }
 }

@@ -9,7 +9,7 @@ pub mod generator;
 pub use discriminator::{Discriminator, DiscriminatorSpec};
 pub use generator::Generator;
 
-use crate::config::{Config, DLoss, ModelKind};
+use crate::config::{Config, DLoss, GanClsConfig};
 use crate::data::grid::Grid;
 use crate::data::{Batch, Dataset, NUM_CLASSES};
 use crate::device::{Kernels, ModelDevice};
@@ -92,6 +92,8 @@ pub struct Gan<D: ModelDevice = Cpu> {
     /// D's optimiser.
     pub opt_d: Adam,
     cfg: Config,
+    /// The config's `[model]` settings (what this model has beyond the shared keys).
+    settings: GanClsConfig,
     batch: Batch,
     ones: Logits<D>,
     zeros: Logits<D>,
@@ -117,20 +119,19 @@ impl<D: ModelDevice> Gan<D> {
     /// If `cfg` is for another model (a programming error: [`crate::run::train::train`] picks
     /// the model a config names).
     pub fn on(dev: D, cfg: &Config) -> Self {
-        assert_eq!(
-            cfg.model,
-            ModelKind::GanCls,
-            "Gan is the GAN-CLS model; train::train picks the model a config names"
-        );
+        let settings = *cfg
+            .model
+            .gan_cls()
+            .expect("Gan is the GAN-CLS model; train::train picks the model a config names");
         let seed = stream_rng(cfg.seed, Stream::Init, INIT_WEIGHTS).gen();
         let host = Cpu::seed_from_u64(seed);
         let g = Generator::<f32, Cpu>::build(&host).to_device(&dev);
         let mut rng = stream_rng(cfg.seed, Stream::Init, INIT_SPECTRAL);
-        let d = Discriminator::new(&host, DiscriminatorSpec::of(cfg), &mut rng).to_device(&dev);
+        let d = Discriminator::new(&host, DiscriminatorSpec::of(&settings), &mut rng).to_device(&dev);
         let adam = |scale: f64| Adam::new((cfg.lr * scale) as f32, cfg.beta1 as f32, cfg.beta2 as f32);
         let n = cfg.batch_size;
         Self {
-            g_ema: (cfg.g_ema > 0.0).then(|| g.clone()),
+            g_ema: (settings.g_ema > 0.0).then(|| g.clone()),
             ones: dev.ones_like(&(n, Const)),
             zeros: dev.zeros_like(&(n, Const)),
             dev,
@@ -140,6 +141,7 @@ impl<D: ModelDevice> Gan<D> {
             opt_g: adam(1.0),
             opt_d: adam(cfg.lr_d_scale),
             cfg: cfg.clone(),
+            settings,
             batch: Batch::default(),
             grads_g: None,
             grads_d: None,
@@ -177,8 +179,8 @@ impl<D: ModelDevice> Gan<D> {
     /// example): the last D update learns to reject the very samples G then learns from.
     pub fn train_step(&mut self, data: &mut Dataset, step: u64) -> StepStats {
         let mut stats = StepStats::default();
-        let k = self.cfg.k_steps as u64;
-        let g = self.cfg.shared_fake.then(|| self.g_forward(step));
+        let k = self.settings.k_steps as u64;
+        let g = self.settings.shared_fake.then(|| self.g_forward(step));
         for j in 0..k {
             let mut mark = Instant::now();
             data.batch_into(step * k + j, &mut self.batch);
@@ -329,7 +331,7 @@ impl<D: ModelDevice> Gan<D> {
             None => loss.backward(),
         };
         self.lap(Phase::Backward, &mut mark);
-        if self.cfg.gan_int > 0.0 {
+        if self.settings.gan_int > 0.0 {
             // GAN-INT: conditions between two labels must also look real to D.
             let mixed = interpolated(&self.dev, n, &mut rng);
             let z = sample_noise(&self.dev, n, self.cfg.noise, &mut rng);
@@ -343,7 +345,7 @@ impl<D: ModelDevice> Gan<D> {
             );
             self.lap(Phase::GForward, &mut mark);
             let logits = self.d.forward(fake, mixed, Mode::Train, k);
-            let loss = bce(logits, self.ones.clone()) * self.cfg.gan_int as f32;
+            let loss = bce(logits, self.ones.clone()) * self.settings.gan_int as f32;
             self.lap(Phase::DForward, &mut mark);
             grads = loss.backward();
             self.lap(Phase::Backward, &mut mark);
@@ -352,7 +354,7 @@ impl<D: ModelDevice> Gan<D> {
             .update(&mut self.g, &mut grads)
             .expect("device memory for G's update");
         if let Some(ema) = &mut self.g_ema {
-            params::blend(ema, &self.g, params::ema_decay(self.cfg.g_ema, step) as f32);
+            params::blend(ema, &self.g, params::ema_decay(self.settings.g_ema, step) as f32);
         }
         self.grads_g = Some(grads);
         self.lap(Phase::Optimiser, &mut mark);

@@ -317,9 +317,9 @@ impl<D: ModelDevice> Trainee<D> for Lapgan<D> {
 
     fn build(dev: D, cfg: &Config) -> Self {
         assert_eq!(
-            cfg.model,
+            cfg.model.kind(),
             ModelKind::Lapgan,
-            "Lapgan needs model = \"lapgan\"; train::train picks the model a config names"
+            "Lapgan needs [model] kind = \"lapgan\"; train::train picks the model a config names"
         );
         let seed = stream_rng(cfg.seed, Stream::Init, INIT_WEIGHTS).gen();
         let host = Cpu::seed_from_u64(seed);

@@ -20,6 +20,7 @@
 pub mod launch;
 pub mod results;
 
+use crate::config::model::key_path;
 use crate::config::{Config, ConfigError};
 use serde::Deserialize;
 use std::path::{Path, PathBuf};
@@ -343,7 +344,7 @@ pub fn prepare(sweep_file: &Path, plan: &Plan, out: Option<&Path>) -> Result<Pat
         let cfg = &first.config;
         tb.hparams_experiment(
             &crate::run::dashboards::hparams(cfg, &plan.swept),
-            &plan.swept,
+            &plan.swept.iter().map(|k| key_path(k)).collect::<Vec<_>>(),
             &crate::run::dashboards::metrics(cfg),
         );
         tb.flush().map_err(io)?;
