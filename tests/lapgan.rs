@@ -247,7 +247,11 @@ fn a_lapgan_config_cannot_name_gan_cls_keys() {
             let path = dir.join("c.toml");
             std::fs::write(&path, &text).unwrap();
             let err = Config::load(&path, None).unwrap_err().to_string();
-            assert!(err.contains(key) && err.contains("c.toml"), "{text}: {err}");
+            assert!(
+                err.contains(key) && err.contains("c.toml") && err.contains("kind = \"lapgan\""),
+                "{text}: {err}"
+            );
+            assert!(!err.contains('\n'));
         }
     }
     let path = dir.join("ok.toml");

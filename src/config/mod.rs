@@ -278,7 +278,8 @@ impl Config {
         let dirs_set = (table.contains_key("data_dir"), table.contains_key("judge_dir"));
         // A preset's own values always form a table.
         let base = toml::Table::try_from(preset.config()).unwrap_or_default();
-        let cfg: Config = toml::Value::Table(model::merge(base, table)).try_into()?;
+        let merged = model::merge(base, table).map_err(serde::de::Error::custom)?;
+        let cfg: Config = toml::Value::Table(merged).try_into()?;
         let dataset = cfg.dataset;
         Ok(Config {
             data_dir: if dirs_set.0 {
@@ -312,7 +313,8 @@ impl Config {
     /// `[model]` or the older flat form).
     pub fn with_overrides(&self, overrides: &toml::Table) -> Result<Self, toml::de::Error> {
         let base = toml::Table::try_from(self).unwrap_or_default();
-        toml::Value::Table(model::merge(base, overrides.clone())).try_into()
+        let merged = model::merge(base, overrides.clone()).map_err(serde::de::Error::custom)?;
+        toml::Value::Table(merged).try_into()
     }
 
     /// Every key with its value, `[model]`'s as `model.KEY`, in the file's order.

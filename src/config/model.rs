@@ -188,7 +188,8 @@ pub fn key_path(key: &str) -> String {
 /// table merges key by key (from the new kind's article settings when `over` changes
 /// the kind). Model keys `over` names at the top level go into its `[model]` table; a
 /// legacy `model = "lapgan"` drops the D keys such configs carried without using them.
-pub fn merge(mut base: toml::Table, mut over: toml::Table) -> toml::Table {
+/// A key the kind does not have is refused, naming the key, the kind and the fix.
+pub fn merge(mut base: toml::Table, mut over: toml::Table) -> Result<toml::Table, String> {
     let mut model_over = match over.remove("model") {
         Some(toml::Value::Table(t)) => t,
         Some(kind) => {
@@ -222,9 +223,26 @@ pub fn merge(mut base: toml::Table, mut over: toml::Table) -> toml::Table {
             .unwrap_or_default()
     };
     model.extend(model_over);
+    check_keys(&model)?;
     base.extend(over);
     base.insert("model".into(), toml::Value::Table(model));
-    base
+    Ok(base)
+}
+
+/// Refuses a key of another architecture in a `[model]` table of a known kind.
+fn check_keys(model: &toml::Table) -> Result<(), String> {
+    let Some(kind) = model.get("kind").cloned().and_then(|k| ModelKind::deserialize(k).ok()) else {
+        return Ok(());
+    };
+    let own = toml::Table::try_from(ModelConfig::of_kind(kind)).unwrap_or_default();
+    let others = model_keys();
+    match model.keys().find(|k| !own.contains_key(*k) && others.contains(k)) {
+        Some(key) => Err(format!(
+            "{key} is not a key of [model] kind = \"{}\" (its levels have their own networks and losses); drop it, or train kind = \"gan-cls\"",
+            kind.name()
+        )),
+        None => Ok(()),
+    }
 }
 
 /// A pre-`[model]` LAPGAN config saved every key, D's included, though LAPGAN used none:
