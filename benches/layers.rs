@@ -1,7 +1,11 @@
 //! `cargo bench --bench layers -- [batch] [reps]`: milliseconds (fastest of `reps`: the
 //! least disturbed by a shared machine) and GFLOP/s of each
 //! convolution of the article's G and D at a batch, forward and backward kernel by kernel
-//! (`src/ops/kernels.rs`): where a training step's convolution time goes.
+//! (`src/ops/kernels.rs`): where a training step's convolution time goes, and each as a
+//! share of the machine's measured FMA peak over the threads the layers run on.
+
+#[path = "support/fma.rs"]
+mod fma;
 
 use cgan::ops::kernels::{self, Window};
 use rand::{rngs::StdRng, Rng, SeedableRng};
@@ -75,9 +79,16 @@ fn main() {
     let mut rng = StdRng::seed_from_u64(0);
     let mut rand = |len: usize| -> Vec<f32> { (0..len).map(|_| rng.gen_range(-1.0..1.0)).collect() };
     let (mut fwd_total, mut bwd_total) = (0.0, 0.0);
+    let threads = rayon::current_num_threads();
+    // The peak of as many cores as the layers' threads (the measured all-core peak shared
+    // out per core).
+    let peak = fma::peak().map(|(_, _, all, cores)| all / cores as f64 * threads.min(cores) as f64);
+    if let Some(p) = peak {
+        println!("peak of {threads} threads: {p:.1} GFLOP/s (benches/peak.rs)");
+    }
+    let share = |gflops: f64| peak.map_or(String::from("   -"), |p| format!("{:3.0}%", 100.0 * gflops / p));
     println!(
-        "layer  forward_ms  GFLOP/s  backward_ms (dW + dx)  GFLOP/s   (batch {n}, {} threads)",
-        rayon::current_num_threads()
+        "layer  forward_ms  GFLOP/s  of peak  backward_ms (dW + dx)  GFLOP/s  of peak   (batch {n}, {threads} threads)"
     );
     for l in &layers {
         let w = &l.win;
@@ -110,11 +121,12 @@ fn main() {
         };
         fwd_total += fwd;
         bwd_total += bwd;
+        let (f, b) = (gflop / fwd * 1e3, 2.0 * gflop / bwd * 1e3);
         println!(
-            "{:6} {fwd:10.2} {:8.1} {bwd:12.2} {:21.1}",
+            "{:6} {fwd:10.2} {f:8.1} {:>8} {bwd:12.2} {b:21.1} {:>8}",
             l.name,
-            gflop / fwd * 1e3,
-            2.0 * gflop / bwd * 1e3
+            share(f),
+            share(b)
         );
     }
     println!("total  {fwd_total:10.2} {:>8} {bwd_total:12.2}", "");

@@ -4,7 +4,8 @@
 # (../shared/bench/gan_torch.py), the default (`mode-seeking`) against its PyTorch
 # version next to our bench (benches/gan_torch_mode_seeking.py).
 # Then each convolution of the article's G and D alone, forward and backward, cgan
-# (benches/layers.rs) next to PyTorch (benches/conv_layers_torch.py): where the step goes.
+# (benches/layers.rs, with each layer's share of the FMA peak benches/peak.rs measures)
+# next to PyTorch (benches/conv_layers_torch.py): where the step goes.
 # BATCH (32), STEPS (30), WARM (5), ROUNDS (2); PRESETS (default "article mode-seeking");
 # SHARED=1 times each preset with `shared_fake = true` (G run once per step; the PyTorch
 # references still run it twice).
@@ -22,7 +23,7 @@ reference() {
 }
 median_ms() { sed -n 's/.* median_ms=\([0-9.]*\).*/\1/p' | head -1; }
 min_ms() { sed -n 's/.* min_ms=\([0-9.]*\).*/\1/p' | head -1; }
-cargo build --release --bench step --bench layers --quiet 2>/dev/null || cargo bench --bench step --bench layers --no-run
+cargo build --release --bench step --bench layers --bench peak --quiet 2>/dev/null || cargo bench --bench step --bench layers --bench peak --no-run
 log="$(mktemp)"
 for i in $(seq "$rounds"); do
     for preset in $presets; do
@@ -53,6 +54,7 @@ for preset in $presets; do
 done
 rm -f "$log"
 echo
+cargo bench --quiet --bench peak 2>/dev/null
 cargo bench --quiet --bench layers -- "$batch" 15 2>/dev/null
 if [ -x "$py" ]; then
     OMP_NUM_THREADS=2 "$py" "$here/benches/conv_layers_torch.py" "$batch" 15
