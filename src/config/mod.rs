@@ -31,7 +31,7 @@ pub enum Preset {
     ModeSeeking,
     /// LAPGAN (Denton et al. 2015, the article's first system): a Laplacian pyramid
     /// 28 -> 14 -> 7 of class-conditional GANs, each level trained on its own, generating
-    /// coarse to fine (`model = "lapgan"`).
+    /// coarse to fine (`[model] kind = "lapgan"`).
     Lapgan,
 }
 
