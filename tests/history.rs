@@ -77,6 +77,26 @@ fn resume_keeps_config_toml_and_appends_a_segment_with_what_it_changed() {
 }
 
 #[test]
+fn a_model_key_changed_on_resume_is_recorded_as_model_key_and_read_back() {
+    let dir = scratch("model-segment");
+    train::train(small(2), Target::New(dir.clone()), &mut Lines).unwrap();
+    let resumed = common::gan_cls(small(4), |m| m.k_steps = 2);
+    train::train(resumed, Target::Resume(dir.clone()), &mut Lines).unwrap();
+    let segments = history::segments(&dir).unwrap();
+    // Only the [model] key that changed, not the whole table.
+    let text = std::fs::read_to_string(dir.join(history::HISTORY_FILE)).unwrap();
+    assert!(text.contains("[segment.overrides.model]\nk_steps = 2\n"), "{text}");
+    assert_eq!(
+        history::describe(&segments[1].overrides),
+        "model.k_steps = 2, steps = 4"
+    );
+    let now = train::run_config(&dir).unwrap();
+    assert_eq!((now.steps, now.model.gan_cls().unwrap().k_steps), (4, 2));
+    assert_eq!(now.model.gan_cls().unwrap().g_ema, 0.999, "the rest of [model] is kept");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
 fn every_finished_run_writes_summary_json() {
     let dir = scratch("summary");
     let report = train::train(small(4), Target::New(dir.clone()), &mut Lines).unwrap();
