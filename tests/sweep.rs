@@ -162,3 +162,23 @@ fn a_tiny_grid_runs_two_at_a_time_and_writes_results_csv() {
     assert_eq!(csv(&out.join(results::RESULTS_FILE)).len(), 4);
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn a_grid_over_a_model_key_sets_it_in_model_and_lists_it_first_on_hparams() {
+    let plan = parse(&tiny("d_norm = [\"batch\", \"none\"]")).unwrap();
+    assert_eq!(plan.trials.len(), 8);
+    let norms: Vec<_> = plan
+        .trials
+        .iter()
+        .map(|t| t.config.model.gan_cls().map(|m| m.d_norm))
+        .collect();
+    assert!(norms.contains(&Some(cgan::config::DNorm::Batch)) && norms.contains(&Some(cgan::config::DNorm::None)));
+    let hp = cgan::run::dashboards::hparams(&plan.trials[0].config, &plan.swept);
+    let names: Vec<&str> = hp.iter().map(|(k, _)| k.as_str()).take(3).collect();
+    assert!(names.contains(&"model.d_norm"), "{names:?}");
+    // A LAPGAN sweep cannot grid over a D key: one error naming the trial and the key.
+    let err = parse(&tiny("preset = [\"lapgan\"]\nspectral_norm = [true]"))
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("spectral_norm") && err.contains("lapgan"), "{err}");
+}
