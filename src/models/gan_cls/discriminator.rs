@@ -10,8 +10,11 @@
 //! - `projection`: the label also enters as an inner product with D's last features
 //!   (Miyato & Koyama 2018), beside the label map.
 //!
-//! Norm, minibatch-std and projection change which tensors exist, so they pick one of
-//! eight concrete networks ([`Net`]); activation and spectral norm are run-time settings.
+//! Norm, minibatch-std and projection change which tensors exist: each is a part of the
+//! generic network [`Disc`] (a norm or [`NoNorm`], conv4 over 65 or 66 channels, a
+//! projection head or [`NoProjection`]), chosen one after the other when D is built and
+//! run behind the [`Net`] trait, so a new option is one more choice, not twice the
+//! variants. Activation and spectral norm are run-time settings.
 
 use crate::config::{Activation, DNorm, GanClsConfig};
 use crate::data::{IMAGE_SIDE, NUM_CLASSES};
@@ -330,7 +333,7 @@ impl Spectral {
 
 /// D's run-time settings for one forward pass.
 #[derive(Clone, Copy)]
-struct Settings<'a> {
+pub struct Settings<'a> {
     mode: Mode,
     act: Activation,
     sn: &'a Spectral,
@@ -346,6 +349,18 @@ impl<D: ModelDevice, N1: Norm<16, D>, N2: Norm<32, D>, P: Head<D>, const C4: usi
     ) -> Logits<D, T> {
         let h = self.trunk(x, s);
         self.head(h, c, s)
+    }
+
+    /// Logits for two label sets, conv1 to conv3 run once.
+    fn pair<T: Tape<f32, D> + Merge<T> + std::fmt::Debug>(
+        &mut self,
+        x: Images<D, T>,
+        (c_a, c_b): (Condition<D>, Condition<D>),
+        s: Settings,
+    ) -> (Logits<D, T>, Logits<D, T>) {
+        let h = self.trunk(x, s);
+        let a = self.head(h.retaped::<T>(), c_a, s);
+        (a, self.head(h, c_b, s))
     }
 
     /// conv1 to conv3 with their norms and activations: what D computes from the image alone.
@@ -390,90 +405,255 @@ impl<D: ModelDevice, N1: Norm<16, D>, N2: Norm<32, D>, P: Head<D>, const C4: usi
     }
 }
 
+/// A tape D's forward runs on: traced (training D or G through D) or not. D's network is a
+/// trait object, whose methods cannot be generic, so each tape has its own method.
+pub trait DTape<D: ModelDevice>: Tape<f32, D> + Merge<Self> + std::fmt::Debug {
+    /// `net`'s logits for `x` on this tape.
+    #[doc(hidden)]
+    fn forward(net: &mut dyn Net<D>, x: Images<D, Self>, c: Condition<D>, s: Settings) -> Logits<D, Self>;
+    /// `net`'s logits for `x` with two label sets, the trunk run once.
+    #[doc(hidden)]
+    fn forward_pair(
+        net: &mut dyn Net<D>,
+        x: Images<D, Self>,
+        c: (Condition<D>, Condition<D>),
+        s: Settings,
+    ) -> (Logits<D, Self>, Logits<D, Self>);
+}
+
+impl<D: ModelDevice> DTape<D> for NoneTape {
+    fn forward(net: &mut dyn Net<D>, x: Images<D, Self>, c: Condition<D>, s: Settings) -> Logits<D, Self> {
+        net.forward_plain(x, c, s)
+    }
+    fn forward_pair(
+        net: &mut dyn Net<D>,
+        x: Images<D, Self>,
+        c: (Condition<D>, Condition<D>),
+        s: Settings,
+    ) -> (Logits<D, Self>, Logits<D, Self>) {
+        net.forward_pair_plain(x, c, s)
+    }
+}
+
+impl<D: ModelDevice> DTape<D> for OwnedTape<f32, D> {
+    fn forward(net: &mut dyn Net<D>, x: Images<D, Self>, c: Condition<D>, s: Settings) -> Logits<D, Self> {
+        net.forward_traced(x, c, s)
+    }
+    fn forward_pair(
+        net: &mut dyn Net<D>,
+        x: Images<D, Self>,
+        c: (Condition<D>, Condition<D>),
+        s: Settings,
+    ) -> (Logits<D, Self>, Logits<D, Self>) {
+        net.forward_pair_traced(x, c, s)
+    }
+}
+
+/// What [`Discriminator`] does with its network, whichever parts it has: one
+/// implementation for every [`Disc`], so the parts compose without an enum of their
+/// combinations.
+pub trait Net<D: ModelDevice>: std::fmt::Debug {
+    /// Logits, untraced.
+    fn forward_plain(&mut self, x: Images<D>, c: Condition<D>, s: Settings) -> Logits<D>;
+    /// Logits, traced.
+    fn forward_traced(
+        &mut self,
+        x: Images<D, OwnedTape<f32, D>>,
+        c: Condition<D>,
+        s: Settings,
+    ) -> Logits<D, OwnedTape<f32, D>>;
+    /// Logits for two label sets, untraced.
+    fn forward_pair_plain(
+        &mut self,
+        x: Images<D>,
+        c: (Condition<D>, Condition<D>),
+        s: Settings,
+    ) -> (Logits<D>, Logits<D>);
+    /// Logits for two label sets, traced.
+    #[allow(clippy::type_complexity)]
+    fn forward_pair_traced(
+        &mut self,
+        x: Images<D, OwnedTape<f32, D>>,
+        c: (Condition<D>, Condition<D>),
+        s: Settings,
+    ) -> (Logits<D, OwnedTape<f32, D>>, Logits<D, OwnedTape<f32, D>>);
+    /// Every tensor with its values, in declaration order.
+    fn params(&self) -> Vec<Param>;
+    /// The gradient of every trainable tensor in `grads`.
+    fn grads(&self, grads: &Gradients<f32, D>) -> Vec<Param>;
+    /// Zeroed gradients for every trainable tensor.
+    fn alloc_grads(&self) -> Gradients<f32, D>;
+    /// Zeroes `grads` in place.
+    fn zero_grads(&self, grads: &mut Gradients<f32, D>);
+    /// One Adam update of every trainable tensor.
+    fn update(&mut self, adam: &mut crate::nn::optim::Adam, grads: &mut Gradients<f32, D>) -> Result<(), D::Err>;
+    /// Writes the weights as safetensors.
+    fn save(&self, path: &Path) -> Result<(), String>;
+    /// Reads the weights from safetensors.
+    fn load(&mut self, path: &Path) -> Result<(), String>;
+    /// A copy behind a new box.
+    fn boxed(&self) -> Box<dyn Net<D>>;
+}
+
+impl<D, N1, N2, P, const C4: usize> Net<D> for Disc<N1, N2, P, C4, f32, D>
+where
+    D: ModelDevice,
+    N1: Norm<16, D> + TensorCollection<f32, D> + Clone + std::fmt::Debug + 'static,
+    N2: Norm<32, D> + TensorCollection<f32, D> + Clone + std::fmt::Debug + 'static,
+    P: Head<D> + TensorCollection<f32, D> + Clone + std::fmt::Debug + 'static,
+{
+    fn forward_plain(&mut self, x: Images<D>, c: Condition<D>, s: Settings) -> Logits<D> {
+        self.forward(x, c, s)
+    }
+    fn forward_traced(
+        &mut self,
+        x: Images<D, OwnedTape<f32, D>>,
+        c: Condition<D>,
+        s: Settings,
+    ) -> Logits<D, OwnedTape<f32, D>> {
+        self.forward(x, c, s)
+    }
+    fn forward_pair_plain(
+        &mut self,
+        x: Images<D>,
+        c: (Condition<D>, Condition<D>),
+        s: Settings,
+    ) -> (Logits<D>, Logits<D>) {
+        self.pair(x, c, s)
+    }
+    fn forward_pair_traced(
+        &mut self,
+        x: Images<D, OwnedTape<f32, D>>,
+        c: (Condition<D>, Condition<D>),
+        s: Settings,
+    ) -> (Logits<D, OwnedTape<f32, D>>, Logits<D, OwnedTape<f32, D>>) {
+        self.pair(x, c, s)
+    }
+    fn params(&self) -> Vec<Param> {
+        params::params(self)
+    }
+    fn grads(&self, grads: &Gradients<f32, D>) -> Vec<Param> {
+        params::grads(self, grads)
+    }
+    fn alloc_grads(&self) -> Gradients<f32, D> {
+        ZeroGrads::alloc_grads(self)
+    }
+    fn zero_grads(&self, grads: &mut Gradients<f32, D>) {
+        ZeroGrads::zero_grads(self, grads)
+    }
+    fn update(&mut self, adam: &mut crate::nn::optim::Adam, grads: &mut Gradients<f32, D>) -> Result<(), D::Err> {
+        adam.update(self, grads)
+    }
+    fn save(&self, path: &Path) -> Result<(), String> {
+        self.save_safetensors(path).map_err(|e| format!("{e:?}"))
+    }
+    fn load(&mut self, path: &Path) -> Result<(), String> {
+        self.load_safetensors(path).map_err(|e| format!("{e:?}"))
+    }
+    fn boxed(&self) -> Box<dyn Net<D>> {
+        Box::new(self.clone())
+    }
+}
+
+/// Builds D's network part by part, one choice per step: the norm, then conv4's input
+/// (with the minibatch-std map or not), then the head (with projection or not). Built on
+/// the host, so every device starts from the same weights, then moved to `dev`.
+fn build<D: ModelDevice>(host: &Cpu, dev: &D, spec: DiscriminatorSpec) -> Box<dyn Net<D>> {
+    match spec.norm {
+        DNorm::Batch => with_norm::<Bn<16, Cpu>, Bn<32, Cpu>, D>(host, dev, spec),
+        DNorm::None => with_norm::<NoNorm, NoNorm, D>(host, dev, spec),
+    }
+}
+
+/// `BatchNorm2D` over `C` channels.
 type Bn<const C: usize, D> = BatchNorm2D<C, f32, D>;
 
-type Proj<D> = Projection<D>;
-
-/// The eight concrete networks: with or without BatchNorm, the minibatch-std map and the
-/// projection embedding.
-#[derive(Clone, Debug)]
-pub enum Net<D: ModelDevice = Cpu> {
-    /// The article's D.
-    BatchNorm(Disc<Bn<16, D>, Bn<32, D>, NoProjection, 65, f32, D>),
-    /// ... with the minibatch-std map.
-    BatchNormMinibatchStd(Disc<Bn<16, D>, Bn<32, D>, NoProjection, 66, f32, D>),
-    /// ... with projection.
-    BatchNormProjection(Disc<Bn<16, D>, Bn<32, D>, Proj<D>, 65, f32, D>),
-    /// ... with both.
-    BatchNormMinibatchStdProjection(Disc<Bn<16, D>, Bn<32, D>, Proj<D>, 66, f32, D>),
-    /// No normalisation layers.
-    Plain(Disc<NoNorm, NoNorm, NoProjection, 65, f32, D>),
-    /// ... with the minibatch-std map.
-    PlainMinibatchStd(Disc<NoNorm, NoNorm, NoProjection, 66, f32, D>),
-    /// ... with projection.
-    PlainProjection(Disc<NoNorm, NoNorm, Proj<D>, 65, f32, D>),
-    /// ... with both.
-    PlainMinibatchStdProjection(Disc<NoNorm, NoNorm, Proj<D>, 66, f32, D>),
+fn with_norm<N1, N2, D>(host: &Cpu, dev: &D, spec: DiscriminatorSpec) -> Box<dyn Net<D>>
+where
+    D: ModelDevice,
+    Disc<N1, N2, NoProjection, 65, f32, Cpu>: Movable<D>,
+    Disc<N1, N2, NoProjection, 66, f32, Cpu>: Movable<D>,
+    Disc<N1, N2, Projection<Cpu>, 65, f32, Cpu>: Movable<D>,
+    Disc<N1, N2, Projection<Cpu>, 66, f32, Cpu>: Movable<D>,
+{
+    if spec.minibatch_std {
+        with_stage::<N1, N2, 66, D>(host, dev, spec)
+    } else {
+        with_stage::<N1, N2, STAGE_CHANNELS, D>(host, dev, spec)
+    }
 }
 
-/// Runs `$body` with `$d` bound to the concrete network inside `$net`.
-macro_rules! each {
-    ($net:expr, $d:ident => $body:expr) => {
-        match $net {
-            Net::BatchNorm($d) => $body,
-            Net::BatchNormMinibatchStd($d) => $body,
-            Net::BatchNormProjection($d) => $body,
-            Net::BatchNormMinibatchStdProjection($d) => $body,
-            Net::Plain($d) => $body,
-            Net::PlainMinibatchStd($d) => $body,
-            Net::PlainProjection($d) => $body,
-            Net::PlainMinibatchStdProjection($d) => $body,
-        }
-    };
+fn with_stage<N1, N2, const C4: usize, D>(host: &Cpu, dev: &D, spec: DiscriminatorSpec) -> Box<dyn Net<D>>
+where
+    D: ModelDevice,
+    Disc<N1, N2, NoProjection, C4, f32, Cpu>: Movable<D>,
+    Disc<N1, N2, Projection<Cpu>, C4, f32, Cpu>: Movable<D>,
+{
+    if spec.projection {
+        moved::<Disc<N1, N2, Projection<Cpu>, C4, f32, Cpu>, D>(host, dev)
+    } else {
+        moved::<Disc<N1, N2, NoProjection, C4, f32, Cpu>, D>(host, dev)
+    }
 }
 
-/// The same network with every tensor copied to `dev`.
-macro_rules! moved {
-    ($net:expr, $dev:expr) => {
-        match $net {
-            Net::BatchNorm(d) => Net::BatchNorm(d.to_device($dev)),
-            Net::BatchNormMinibatchStd(d) => Net::BatchNormMinibatchStd(d.to_device($dev)),
-            Net::BatchNormProjection(d) => Net::BatchNormProjection(d.to_device($dev)),
-            Net::BatchNormMinibatchStdProjection(d) => Net::BatchNormMinibatchStdProjection(d.to_device($dev)),
-            Net::Plain(d) => Net::Plain(d.to_device($dev)),
-            Net::PlainMinibatchStd(d) => Net::PlainMinibatchStd(d.to_device($dev)),
-            Net::PlainProjection(d) => Net::PlainProjection(d.to_device($dev)),
-            Net::PlainMinibatchStdProjection(d) => Net::PlainMinibatchStdProjection(d.to_device($dev)),
-        }
-    };
+/// A network built on the host that can move to `D` and run there as a [`Net`].
+pub trait Movable<D: ModelDevice>: TensorCollection<f32, Cpu> + BuildModule<Cpu, f32> + Sized {
+    /// On `dev`, as D's network.
+    fn onto(&self, dev: &D) -> Box<dyn Net<D>>;
+}
+
+impl<T, D> Movable<D> for T
+where
+    D: ModelDevice,
+    T: TensorCollection<f32, Cpu> + BuildModule<Cpu, f32>,
+    T::To<f32, D>: Net<D> + 'static,
+{
+    fn onto(&self, dev: &D) -> Box<dyn Net<D>> {
+        Box::new(self.to_device(dev))
+    }
+}
+
+fn moved<M: Movable<D>, D: ModelDevice>(host: &Cpu, dev: &D) -> Box<dyn Net<D>> {
+    <M as BuildModule<Cpu, f32>>::build(host).onto(dev)
 }
 
 /// D: the network its spec asks for, and the spectral-norm state if that is on.
-#[derive(Clone, Debug)]
+#[derive(Debug)]
 pub struct Discriminator<D: ModelDevice = Cpu> {
     spec: DiscriminatorSpec,
     /// The weights.
-    pub net: Net<D>,
+    net: Box<dyn Net<D>>,
     /// Power-iteration vectors (empty unless `spec.spectral_norm`).
     pub spectral: Spectral,
 }
 
+impl<D: ModelDevice> Clone for Discriminator<D> {
+    fn clone(&self) -> Self {
+        Self {
+            spec: self.spec,
+            net: self.net.boxed(),
+            spectral: self.spectral.clone(),
+        }
+    }
+}
+
 impl<D: ModelDevice> Discriminator<D> {
-    /// A fresh D for `spec`, weights drawn from `dev`, power-iteration vectors from `rng`.
+    /// A fresh D for `spec`, weights drawn from `dev` (on a GPU: from a host seeded by
+    /// `rng`), power-iteration vectors from `rng`.
     pub fn new(dev: &D, spec: DiscriminatorSpec, rng: &mut impl rand::Rng) -> Self {
-        let net = match (spec.norm, spec.minibatch_std, spec.projection) {
-            (DNorm::Batch, false, false) => Net::BatchNorm(BuildModule::build(dev)),
-            (DNorm::Batch, true, false) => Net::BatchNormMinibatchStd(BuildModule::build(dev)),
-            (DNorm::Batch, false, true) => Net::BatchNormProjection(BuildModule::build(dev)),
-            (DNorm::Batch, true, true) => Net::BatchNormMinibatchStdProjection(BuildModule::build(dev)),
-            (DNorm::None, false, false) => Net::Plain(BuildModule::build(dev)),
-            (DNorm::None, true, false) => Net::PlainMinibatchStd(BuildModule::build(dev)),
-            (DNorm::None, false, true) => Net::PlainProjection(BuildModule::build(dev)),
-            (DNorm::None, true, true) => Net::PlainMinibatchStdProjection(BuildModule::build(dev)),
+        let host = match (dev as &dyn std::any::Any).downcast_ref::<Cpu>() {
+            Some(cpu) => cpu.clone(),
+            None => Cpu::seed_from_u64(rng.gen()),
         };
+        Self::on(&host, dev, spec, rng)
+    }
+
+    /// A fresh D for `spec` on `dev`, weights drawn from `host` (so every device starts
+    /// from the same ones), power-iteration vectors from `rng`.
+    pub fn on(host: &Cpu, dev: &D, spec: DiscriminatorSpec, rng: &mut impl rand::Rng) -> Self {
         let mut d = Self {
             spec,
-            net,
+            net: build(host, dev, spec),
             spectral: Spectral::default(),
         };
         if spec.spectral_norm {
@@ -501,26 +681,20 @@ impl<D: ModelDevice> Discriminator<D> {
     }
 
     /// D(x, c) -> `(n, 1)` logits, the ops from the device's `kernels`.
-    pub fn forward<T: Tape<f32, D> + Merge<T> + std::fmt::Debug>(
-        &mut self,
-        x: Images<D, T>,
-        c: Condition<D>,
-        mode: Mode,
-        k: Kernels,
-    ) -> Logits<D, T> {
+    pub fn forward<T: DTape<D>>(&mut self, x: Images<D, T>, c: Condition<D>, mode: Mode, k: Kernels) -> Logits<D, T> {
         let s = Settings {
             mode,
             act: self.spec.activation,
             sn: &self.spectral,
             k,
         };
-        each!(&mut self.net, d => d.forward(x, c, s))
+        T::forward(self.net.as_mut(), x, c, s)
     }
 
     /// `(D(x, c_a), D(x, c_b))` with x's features computed once: conv1 to conv3 see only
     /// the image, so D's step runs them once for its real batch with the right and the
     /// wrong labels (their BatchNorm statistics are the same batch's either way).
-    pub fn forward_pair<T: Tape<f32, D> + Merge<T> + std::fmt::Debug>(
+    pub fn forward_pair<T: DTape<D>>(
         &mut self,
         x: Images<D, T>,
         (c_a, c_b): (Condition<D>, Condition<D>),
@@ -533,20 +707,7 @@ impl<D: ModelDevice> Discriminator<D> {
             sn: &self.spectral,
             k,
         };
-        each!(&mut self.net, d => {
-            let h = d.trunk(x, s);
-            let a = d.head(h.retaped::<T>(), c_a, s);
-            (a, d.head(h, c_b, s))
-        })
-    }
-
-    /// The same D with its weights on `dev`.
-    pub fn to_device<D2: ModelDevice>(&self, dev: &D2) -> Discriminator<D2> {
-        Discriminator {
-            spec: self.spec,
-            net: moved!(&self.net, dev),
-            spectral: self.spectral.clone(),
-        }
+        T::forward_pair(self.net.as_mut(), x, (c_a, c_b), s)
     }
 
     /// One power iteration per weight (spectral norm), once per D update like PyTorch's.
@@ -563,12 +724,12 @@ impl<D: ModelDevice> Discriminator<D> {
 
     /// Every tensor of the network with its values, in declaration order.
     pub fn params(&self) -> Vec<Param> {
-        each!(&self.net, d => params::params(d))
+        self.net.params()
     }
 
     /// The gradient of every trainable tensor in `grads` (from [`Self::alloc_grads`]).
     pub fn grads(&self, grads: &Gradients<f32, D>) -> Vec<Param> {
-        each!(&self.net, d => params::grads(d, grads))
+        self.net.grads(grads)
     }
 
     /// Number of trainable scalars.
@@ -578,26 +739,26 @@ impl<D: ModelDevice> Discriminator<D> {
 
     /// Zeroed gradients for every trainable tensor.
     pub fn alloc_grads(&self) -> Gradients<f32, D> {
-        each!(&self.net, d => d.alloc_grads())
+        self.net.alloc_grads()
     }
 
     /// Zeroes `grads` in place.
     pub fn zero_grads(&self, grads: &mut Gradients<f32, D>) {
-        each!(&self.net, d => d.zero_grads(grads))
+        self.net.zero_grads(grads)
     }
 
     /// One Adam update of every trainable tensor.
     pub fn update(&mut self, adam: &mut crate::nn::optim::Adam, grads: &mut Gradients<f32, D>) -> Result<(), D::Err> {
-        each!(&mut self.net, d => adam.update(d, grads))
+        self.net.update(adam, grads)
     }
 
     /// Writes the weights as safetensors.
     pub fn save_safetensors(&self, path: &Path) -> Result<(), String> {
-        each!(&self.net, d => d.save_safetensors(path)).map_err(|e| format!("{e:?}"))
+        self.net.save(path)
     }
 
     /// Reads the weights from safetensors (every tensor must be there with its shape).
     pub fn load_safetensors(&mut self, path: &Path) -> Result<(), String> {
-        each!(&mut self.net, d => d.load_safetensors(path)).map_err(|e| format!("{e:?}"))
+        self.net.load(path)
     }
 }

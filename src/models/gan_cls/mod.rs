@@ -127,7 +127,7 @@ impl<D: ModelDevice> Gan<D> {
         let host = Cpu::seed_from_u64(seed);
         let g = Generator::<f32, Cpu>::build(&host).to_device(&dev);
         let mut rng = stream_rng(cfg.seed, Stream::Init, INIT_SPECTRAL);
-        let d = Discriminator::new(&host, DiscriminatorSpec::of(&settings), &mut rng).to_device(&dev);
+        let d = Discriminator::on(&host, &dev, DiscriminatorSpec::of(&settings), &mut rng);
         let adam = |scale: f64| Adam::new((cfg.lr * scale) as f32, cfg.beta1 as f32, cfg.beta2 as f32);
         let n = cfg.batch_size;
         Self {
