@@ -7,6 +7,7 @@
 #[path = "support/fma.rs"]
 mod fma;
 
+use cgan::ops::direct;
 use cgan::ops::kernels::{self, Window};
 use rand::{rngs::StdRng, Rng, SeedableRng};
 use std::time::Instant;
@@ -78,7 +79,7 @@ fn main() {
     ];
     let mut rng = StdRng::seed_from_u64(0);
     let mut rand = |len: usize| -> Vec<f32> { (0..len).map(|_| rng.gen_range(-1.0..1.0)).collect() };
-    let (mut fwd_total, mut bwd_total) = (0.0, 0.0);
+    let (mut totals, isa) = ([0.0f64; 4], direct::Isa::best());
     let threads = rayon::current_num_threads();
     // The peak of as many cores as the layers' threads (the measured all-core peak shared
     // out per core).
@@ -87,9 +88,8 @@ fn main() {
         println!("peak of {threads} threads: {p:.1} GFLOP/s (benches/peak.rs)");
     }
     let share = |gflops: f64| peak.map_or(String::from("   -"), |p| format!("{:3.0}%", 100.0 * gflops / p));
-    println!(
-        "layer  forward_ms  GFLOP/s  of peak  backward_ms (dW + dx)  GFLOP/s  of peak   (batch {n}, {threads} threads)"
-    );
+    println!("batch {n}, {threads} threads; gemm = im2col/col2im + gemm (src/ops/kernels.rs), direct = src/ops/direct.rs on {isa:?}");
+    println!("layer  pass      gemm_ms  GFLOP/s  of peak  direct_ms  GFLOP/s  of peak  direct/gemm");
     for l in &layers {
         let w = &l.win;
         let image = rand(n * w.image_len());
@@ -99,35 +99,58 @@ fn main() {
         let gflop = 2.0 * (n * l.grid_ch * w.rows() * w.cols()) as f64 / 1e9;
         let (mut out_img, mut out_grid, mut dw) =
             (vec![0.0; image.len()], vec![0.0; grid.len()], vec![0.0; weight.len()]);
-        let (fwd, bwd) = if l.transposed {
-            (
+        let times = if l.transposed {
+            [
                 fastest_ms(reps, || {
                     kernels::image_from_grid(w, &grid, &weight, l.grid_ch, &mut out_img)
                 }),
                 fastest_ms(reps, || {
+                    direct::image_from_grid(isa, w, &grid, &weight, l.grid_ch, &mut out_img)
+                }),
+                fastest_ms(reps, || {
                     kernels::weight_and_grid_grad(w, &image, &grid, l.grid_ch, &mut dw, Some((&weight, &mut out_grid)))
                 }),
-            )
+                fastest_ms(reps, || {
+                    direct::weight_grad(isa, w, &image, &grid, l.grid_ch, &mut dw);
+                    direct::grid_from_image(isa, w, &image, &weight, None, l.grid_ch, &mut out_grid);
+                }),
+            ]
         } else {
-            (
+            [
                 fastest_ms(reps, || {
                     kernels::grid_from_image(w, &image, &weight, Some(&bias), l.grid_ch, &mut out_grid)
+                }),
+                fastest_ms(reps, || {
+                    direct::grid_from_image(isa, w, &image, &weight, Some(&bias), l.grid_ch, &mut out_grid)
                 }),
                 fastest_ms(reps, || {
                     kernels::weight_grad(w, &image, &grid, l.grid_ch, &mut dw);
                     kernels::image_from_grid(w, &grid, &weight, l.grid_ch, &mut out_img);
                 }),
-            )
+                fastest_ms(reps, || {
+                    direct::weight_grad(isa, w, &image, &grid, l.grid_ch, &mut dw);
+                    direct::image_from_grid(isa, w, &grid, &weight, l.grid_ch, &mut out_img);
+                }),
+            ]
         };
-        fwd_total += fwd;
-        bwd_total += bwd;
-        let (f, b) = (gflop / fwd * 1e3, 2.0 * gflop / bwd * 1e3);
-        println!(
-            "{:6} {fwd:10.2} {f:8.1} {:>8} {bwd:12.2} {b:21.1} {:>8}",
-            l.name,
-            share(f),
-            share(b)
-        );
+        for (t, v) in totals.iter_mut().zip(times) {
+            *t += v;
+        }
+        for (pass, flop, gemm, dir) in [
+            ("forward", gflop, times[0], times[1]),
+            ("backward", 2.0 * gflop, times[2], times[3]),
+        ] {
+            let (a, b) = (flop / gemm * 1e3, flop / dir * 1e3);
+            println!(
+                "{:6} {pass:8} {gemm:9.2} {a:8.1} {:>8} {dir:10.2} {b:8.1} {:>8} {:12.2}",
+                l.name,
+                share(a),
+                share(b),
+                dir / gemm
+            );
+        }
     }
-    println!("total  {fwd_total:10.2} {:>8} {bwd_total:12.2}", "");
+    let [fg, fd, bg, bd] = totals;
+    println!("total  forward  {fg:9.2} {:26} {fd:10.2} {:26} {:.2}", "", "", fd / fg);
+    println!("total  backward {bg:9.2} {:26} {bd:10.2} {:26} {:.2}", "", "", bd / bg);
 }

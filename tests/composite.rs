@@ -140,8 +140,11 @@ fn check_conv<const I: usize, const O: usize, const K: usize>(
 ) {
     let (fast, fast_db) = conv_case::<I, O, K>(Kernels::Fast, n, hw, geometry, transposed, seed);
     let (composite, composite_db) = conv_case::<I, O, K>(Kernels::Composite, n, hw, geometry, transposed, seed);
+    let (direct, direct_db) = conv_case::<I, O, K>(Kernels::Direct, n, hw, geometry, transposed, seed);
     agree(name, &composite, &fast, TOL);
+    agree(&format!("{name} direct"), &composite, &direct, TOL);
     fast_db.check(&format!("{name} fast"));
+    direct_db.check(&format!("{name} direct"));
     composite_db.check(&format!("{name} composite"));
 }
 
@@ -477,6 +480,19 @@ fn training_steps_through_the_composite_path_match_the_fast_path() {
         let composite = train_steps(preset, Kernels::Composite, 4);
         for (step, (c, f)) in composite.iter().zip(&fast).enumerate() {
             assert!(rel_err(c, f) <= 1e-3, "{} step {step}: {c:?} vs {f:?}", preset.name());
+        }
+    }
+}
+
+/// The direct convolutions in whole training steps, against the composite path with the
+/// same bound (only the convolutions' summation order differs from the fast path).
+#[test]
+fn training_steps_with_direct_convolutions_match_the_composite_path() {
+    for preset in Preset::gan_cls() {
+        let direct = train_steps(preset, Kernels::Direct, 4);
+        let composite = train_steps(preset, Kernels::Composite, 4);
+        for (step, (c, d)) in composite.iter().zip(&direct).enumerate() {
+            assert!(rel_err(c, d) <= 1e-3, "{} step {step}: {c:?} vs {d:?}", preset.name());
         }
     }
 }

@@ -6,7 +6,7 @@ mod common;
 use common::{random, rel_err, to64};
 
 use cgan::ops::batch_norm::{batch_norm2d, relu_batch_norm2d, Mode};
-use cgan::ops::conv::{conv2d, conv_transpose2d};
+use cgan::ops::conv::{conv2d, conv_transpose2d, ConvKernels};
 use cgan::ops::Img;
 use dfdx::nn::modules::BatchNorm2D;
 use dfdx::prelude::*;
@@ -134,6 +134,7 @@ struct OpResult {
 }
 
 fn run_conv<const I: usize, const O: usize, const K: usize>(
+    how: ConvKernels,
     g: &Geom,
     transposed: bool,
     seed: u64,
@@ -148,11 +149,11 @@ fn run_conv<const I: usize, const O: usize, const K: usize>(
     let grads = Gradients::leaky();
     let (y, weight_grad): (Tensor<Img<O>, f32, Cpu, OwnedTape<f32, Cpu>>, WeightGrad) = if transposed {
         let w = dev.tensor_from_vec(wv.clone(), (Const::<I>, Const::<O>, Const::<K>, Const::<K>));
-        let y = conv_transpose2d(x.clone().traced(grads), &w, &b, g.s, g.p, g.op);
+        let y = conv_transpose2d(how, x.clone().traced(grads), &w, &b, g.s, g.p, g.op);
         (y, Box::new(move |gr| gr.get(&w).as_vec()))
     } else {
         let w = dev.tensor_from_vec(wv.clone(), (Const::<O>, Const::<I>, Const::<K>, Const::<K>));
-        let y = conv2d(x.clone().traced(grads), &w, &b, g.s, g.p);
+        let y = conv2d(how, x.clone().traced(grads), &w, &b, g.s, g.p);
         (y, Box::new(move |gr| gr.get(&w).as_vec()))
     };
     let yv = y.retaped::<NoneTape>().as_vec();
@@ -180,7 +181,13 @@ fn check_conv<const I: usize, const O: usize, const K: usize>(g: Geom, transpose
         k: K,
         ..g
     };
-    let (res, [x, w, b]) = run_conv::<I, O, K>(&g, transposed, 7);
+    for how in [ConvKernels::Gemm, ConvKernels::direct()] {
+        check_conv_with::<I, O, K>(how, g, transposed);
+    }
+}
+
+fn check_conv_with<const I: usize, const O: usize, const K: usize>(how: ConvKernels, g: Geom, transposed: bool) {
+    let (res, [x, w, b]) = run_conv::<I, O, K>(how, &g, transposed, 7);
     let f = move |a: &[Vec<f64>]| {
         if transposed {
             naive_convt(&g, &a[0], &a[1], &a[2])
@@ -193,7 +200,7 @@ fn check_conv<const I: usize, const O: usize, const K: usize>(g: Geom, transpose
     assert_eq!(res.y.len(), g.n * O * out_h * out_w, "output shape for {g:?}");
     assert!(
         rel_err(&res.y, &f(&args)) <= TOL,
-        "forward {g:?}: {}",
+        "forward {g:?} {how:?}: {}",
         rel_err(&res.y, &f(&args))
     );
     let r = to64(&res.r);
@@ -202,7 +209,7 @@ fn check_conv<const I: usize, const O: usize, const K: usize>(g: Geom, transpose
         let e = rel_err(got, &want);
         assert!(
             e <= TOL,
-            "{name} gradient {g:?} transposed={transposed}: relative error {e}"
+            "{name} gradient {g:?} transposed={transposed} {how:?}: relative error {e}"
         );
     }
 }
@@ -262,7 +269,9 @@ fn conv2d_exact_small_case_by_hand() {
     let x = dev.tensor_from_vec((1..=9).map(|v| v as f32).collect(), (1, Const::<1>, 3, 3));
     let w = dev.tensor([[[[1.0, 0.0], [0.0, -1.0]]]]);
     let b = dev.tensor([10.0]);
-    assert_eq!(conv2d(x, &w, &b, 1, 0).as_vec(), vec![6.0; 4]);
+    for how in [ConvKernels::Gemm, ConvKernels::direct()] {
+        assert_eq!(conv2d(how, x.clone(), &w, &b, 1, 0).as_vec(), vec![6.0; 4], "{how:?}");
+    }
 }
 
 #[test]
@@ -272,16 +281,18 @@ fn conv_transpose2d_exact_small_case_by_hand() {
     let x = dev.tensor_from_vec(vec![1.0, 2.0, 3.0, 4.0], (1, Const::<1>, 2, 2));
     let w = dev.tensor([[[[1.0, 1.0], [1.0, 1.0]]]]);
     let b = dev.tensor([0.5]);
-    let y = conv_transpose2d(x, &w, &b, 2, 0, 0);
-    assert_eq!(*y.shape(), (1, Const::<1>, 4, 4));
-    #[rustfmt::skip]
+    for how in [ConvKernels::Gemm, ConvKernels::direct()] {
+        let y = conv_transpose2d(how, x.clone(), &w, &b, 2, 0, 0);
+        assert_eq!(*y.shape(), (1, Const::<1>, 4, 4));
+        #[rustfmt::skip]
     let want = vec![
         1.5, 1.5, 2.5, 2.5,
         1.5, 1.5, 2.5, 2.5,
         3.5, 3.5, 4.5, 4.5,
         3.5, 3.5, 4.5, 4.5,
     ];
-    assert_eq!(y.as_vec(), want);
+        assert_eq!(y.as_vec(), want, "{how:?}");
+    }
 }
 
 /// Reference batch norm in f64 with the given statistics source.

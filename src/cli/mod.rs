@@ -268,7 +268,8 @@ pub struct TrainArgs {
     #[arg(long)]
     pub device: Option<DeviceKind>,
     /// Which implementation of the ops: auto (the device's fastest), fast (the CPU's
-    /// kernels) or composite (what a GPU runs, also on the CPU).
+    /// kernels), direct (fast with direct convolutions) or composite (what a GPU runs,
+    /// also on the CPU).
     #[arg(long)]
     pub kernels: Option<Kernels>,
     /// Plain progress lines even on a terminal.

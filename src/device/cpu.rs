@@ -1,8 +1,10 @@
 //! The CPU: the fused host kernels of [`crate::ops`] (the default, `kernels = "fast"` or
-//! `"auto"`), or the composite ops (`kernels = "composite"`), which run what a GPU runs.
+//! `"auto"`; `"direct"` swaps their im2col + gemm convolutions for the direct ones), or
+//! the composite ops (`kernels = "composite"`), which run what a GPU runs.
 
 use super::{DeviceKind, Kernels, ModelDevice};
 use crate::ops::batch_norm::Mode;
+use crate::ops::conv::ConvKernels;
 use crate::ops::mode_seeking;
 use crate::ops::spectral_norm::{PowerIteration, WithWeight};
 use crate::ops::{self, composite, Images, Img, OpsDevice};
@@ -12,6 +14,15 @@ use dfdx::prelude::*;
 /// Whether `kernels` asks this device for the composite ops.
 fn composite(kernels: Kernels) -> bool {
     kernels == Kernels::Composite
+}
+
+/// The convolution kernels `kernels` asks for (the fused ops' choice).
+fn conv_kernels(kernels: Kernels) -> ConvKernels {
+    if kernels == Kernels::Direct {
+        ConvKernels::direct()
+    } else {
+        ConvKernels::Gemm
+    }
 }
 
 impl ModelDevice for Cpu {
@@ -28,7 +39,7 @@ impl ModelDevice for Cpu {
         if composite(kernels) {
             composite::conv::conv2d(x, weight, bias, stride, pad)
         } else {
-            ops::conv::conv2d(x, weight, bias, stride, pad)
+            ops::conv::conv2d(conv_kernels(kernels), x, weight, bias, stride, pad)
         }
     }
 
@@ -44,7 +55,7 @@ impl ModelDevice for Cpu {
         if composite(kernels) {
             composite::conv::conv_transpose2d(x, weight, bias, stride, pad, output_pad)
         } else {
-            ops::conv::conv_transpose2d(x, weight, bias, stride, pad, output_pad)
+            ops::conv::conv_transpose2d(conv_kernels(kernels), x, weight, bias, stride, pad, output_pad)
         }
     }
 

@@ -47,9 +47,24 @@ pub enum Kernels {
     Auto,
     /// The fused host kernels (CPU only).
     Fast,
+    /// The fused host kernels with direct convolutions instead of im2col + gemm
+    /// ([`crate::ops::direct`]; CPU only).
+    Direct,
     /// The composite ops: public dfdx tensor ops only, the same on every device. On the
     /// CPU this runs exactly what a GPU runs, for checking it.
     Composite,
+}
+
+impl Kernels {
+    /// The config's name for this choice.
+    pub fn name(self) -> &'static str {
+        match self {
+            Kernels::Auto => "auto",
+            Kernels::Fast => "fast",
+            Kernels::Direct => "direct",
+            Kernels::Composite => "composite",
+        }
+    }
 }
 
 /// A device the model runs on: every op the networks and losses use, with the composite
@@ -162,9 +177,10 @@ pub struct DeviceError(pub String);
 
 /// Rejects `kernels` a device does not have.
 pub fn check_kernels(device: DeviceKind, kernels: Kernels) -> Result<(), DeviceError> {
-    if kernels == Kernels::Fast && device != DeviceKind::Cpu {
+    if matches!(kernels, Kernels::Fast | Kernels::Direct) && device != DeviceKind::Cpu {
         return Err(DeviceError(format!(
-            "kernels = \"fast\" exists on the CPU only; with device = \"{}\" use \"auto\" or \"composite\"",
+            "kernels = \"{}\" exists on the CPU only; with device = \"{}\" use \"auto\" or \"composite\"",
+            kernels.name(),
             device.name()
         )));
     }

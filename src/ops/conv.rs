@@ -2,10 +2,75 @@
 //! `(out, in, k, k)` for a conv and `(in, out, k, k)` for a transposed conv, zero padding,
 //! output padding added at the bottom and right).
 
+use super::direct::{self, Isa};
 use super::kernels::{self, Window};
 use super::{put_grad, take_grad, to_vec, with_grad, Img, OpsDevice};
 use dfdx::prelude::*;
 use rayon::prelude::*;
+
+/// Which kernels compute a convolution's three window products.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ConvKernels {
+    /// im2col / col2im + gemm ([`kernels`]).
+    Gemm,
+    /// The direct kernels ([`direct`]) on an instruction set this CPU has.
+    Direct(Isa),
+}
+
+impl ConvKernels {
+    /// The direct kernels on this CPU's best instruction set.
+    pub fn direct() -> Self {
+        ConvKernels::Direct(Isa::best())
+    }
+
+    fn grid_from_image(
+        self,
+        win: &Window,
+        image: &[f32],
+        weight: &[f32],
+        bias: Option<&[f32]>,
+        ch: usize,
+        grid: &mut [f32],
+    ) {
+        match self {
+            ConvKernels::Gemm => kernels::grid_from_image(win, image, weight, bias, ch, grid),
+            ConvKernels::Direct(isa) => direct::grid_from_image(isa, win, image, weight, bias, ch, grid),
+        }
+    }
+
+    fn image_from_grid(self, win: &Window, grid: &[f32], weight: &[f32], ch: usize, image: &mut [f32]) {
+        match self {
+            ConvKernels::Gemm => kernels::image_from_grid(win, grid, weight, ch, image),
+            ConvKernels::Direct(isa) => direct::image_from_grid(isa, win, grid, weight, ch, image),
+        }
+    }
+
+    fn weight_grad(self, win: &Window, image: &[f32], grid: &[f32], ch: usize, dweight: &mut [f32]) {
+        match self {
+            ConvKernels::Gemm => kernels::weight_grad(win, image, grid, ch, dweight),
+            ConvKernels::Direct(isa) => direct::weight_grad(isa, win, image, grid, ch, dweight),
+        }
+    }
+
+    /// The weight gradient and `dgrid += weight * image` (a transposed conv's backward).
+    fn weight_and_grid_grad(
+        self,
+        win: &Window,
+        image: &[f32],
+        grid: &[f32],
+        ch: usize,
+        dweight: &mut [f32],
+        (weight, dgrid): (&[f32], &mut [f32]),
+    ) {
+        match self {
+            ConvKernels::Gemm => kernels::weight_and_grid_grad(win, image, grid, ch, dweight, Some((weight, dgrid))),
+            ConvKernels::Direct(isa) => {
+                direct::weight_grad(isa, win, image, grid, ch, dweight);
+                direct::grid_from_image(isa, win, image, weight, None, ch, dgrid);
+            }
+        }
+    }
+}
 
 /// Output side of a strided convolution: `(size + 2 pad - kernel) / stride + 1`.
 ///
@@ -36,8 +101,9 @@ pub fn conv_transpose_out_size(size: usize, kernel: usize, stride: usize, pad: u
 }
 
 /// 2-D convolution: `x (n, I, h, w)`, `weight (O, I, K, K)`, `bias (O)` ->
-/// `(n, O, h', w')`. `x` must be contiguous (see [`to_vec`]).
+/// `(n, O, h', w')` with the `how` kernels. `x` must be contiguous (see [`to_vec`]).
 pub fn conv2d<const I: usize, const O: usize, const K: usize, D: OpsDevice, T: Tape<f32, D>>(
+    how: ConvKernels,
     x: Tensor<Img<I>, f32, D, T>,
     weight: &Tensor<Rank4<O, I, K, K>, f32, D>,
     bias: &Tensor<Rank1<O>, f32, D>,
@@ -57,15 +123,15 @@ pub fn conv2d<const I: usize, const O: usize, const K: usize, D: OpsDevice, T: T
     };
     let (xv, wv, bv) = (to_vec(&x), to_vec(weight), to_vec(bias));
     let mut yv = vec![0.0; n * O * win.cols()];
-    kernels::grid_from_image(&win, &xv, &wv, Some(&bv), O, &mut yv);
+    how.grid_from_image(&win, &xv, &wv, Some(&bv), O, &mut yv);
     let (x, mut tape) = x.split_tape();
     let y = x.device().tensor_from_vec(yv, (n, Const::<O>, win.grid_h, win.grid_w));
     if T::OWNS_TAPE {
         let (y_key, w_key, b_key) = (y.clone(), weight.clone(), bias.clone());
         tape.add_backward_op(move |grads| {
             let gy = take_grad(grads, &y_key)?;
-            with_grad(grads, &x, |gx| kernels::image_from_grid(&win, &gy, &wv, O, gx))?;
-            with_grad(grads, &w_key, |gw| kernels::weight_grad(&win, &xv, &gy, O, gw))?;
+            with_grad(grads, &x, |gx| how.image_from_grid(&win, &gy, &wv, O, gx))?;
+            with_grad(grads, &w_key, |gw| how.weight_grad(&win, &xv, &gy, O, gw))?;
             with_grad(grads, &b_key, |gb| kernels::bias_grad(&gy, O, win.cols(), gb))?;
             put_grad(grads, &y_key, gy)
         });
@@ -75,8 +141,9 @@ pub fn conv2d<const I: usize, const O: usize, const K: usize, D: OpsDevice, T: T
 
 /// 2-D transposed convolution: `x (n, I, h, w)`, `weight (I, O, K, K)`, `bias (O)` ->
 /// `(n, O, h', w')` with `h' = (h - 1) stride - 2 pad + K + output_pad`. Computed as
-/// gemm + col2im, never by inserting zeros. `x` must be contiguous.
+/// the `how` kernels, never by inserting zeros. `x` must be contiguous.
 pub fn conv_transpose2d<const I: usize, const O: usize, const K: usize, D: OpsDevice, T: Tape<f32, D>>(
+    how: ConvKernels,
     x: Tensor<Img<I>, f32, D, T>,
     weight: &Tensor<Rank4<I, O, K, K>, f32, D>,
     bias: &Tensor<Rank1<O>, f32, D>,
@@ -101,7 +168,7 @@ pub fn conv_transpose2d<const I: usize, const O: usize, const K: usize, D: OpsDe
     yv.par_chunks_mut(plane)
         .enumerate()
         .for_each(|(k, p)| p.fill(bv[k % O]));
-    kernels::image_from_grid(&win, &xv, &wv, I, &mut yv);
+    how.image_from_grid(&win, &xv, &wv, I, &mut yv);
     let (x, mut tape) = x.split_tape();
     let y = x.device().tensor_from_vec(yv, (n, Const::<O>, win.height, win.width));
     if T::OWNS_TAPE {
@@ -110,7 +177,7 @@ pub fn conv_transpose2d<const I: usize, const O: usize, const K: usize, D: OpsDe
             let gy = take_grad(grads, &y_key)?;
             let mut gw = take_grad(grads, &w_key)?;
             with_grad(grads, &x, |gx| {
-                kernels::weight_and_grid_grad(&win, &gy, &xv, I, &mut gw, Some((&wv, gx)))
+                how.weight_and_grid_grad(&win, &gy, &xv, I, &mut gw, (&wv, gx))
             })?;
             put_grad(grads, &w_key, gw)?;
             with_grad(grads, &b_key, |gb| kernels::bias_grad(&gy, O, plane, gb))?;

@@ -8,6 +8,7 @@
 pub mod batch_norm;
 pub mod composite;
 pub mod conv;
+pub mod direct;
 pub mod kernels;
 pub mod leaky_relu;
 pub mod minibatch_std;
