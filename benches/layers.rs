@@ -1,4 +1,4 @@
-//! `cargo bench --bench layers -- [batch] [reps]`: milliseconds (fastest of `reps`: the
+//! `cargo bench --bench layers -- [batch] [reps] [name]`: milliseconds (fastest of `reps`: the
 //! least disturbed by a shared machine) and GFLOP/s of each
 //! convolution of the article's G and D at a batch, forward and backward kernel by kernel
 //! (`src/ops/kernels.rs`): where a training step's convolution time goes, and each as a
@@ -90,7 +90,14 @@ fn main() {
     let share = |gflops: f64| peak.map_or(String::from("   -"), |p| format!("{:3.0}%", 100.0 * gflops / p));
     println!("batch {n}, {threads} threads; gemm = im2col/col2im + gemm (src/ops/kernels.rs), direct = src/ops/direct.rs on {isa:?}");
     println!("layer  pass      gemm_ms  GFLOP/s  of peak  direct_ms  GFLOP/s  of peak  direct/gemm");
-    for l in &layers {
+    // A word that is not a number picks the layers whose name contains it.
+    let only: Option<String> = std::env::args()
+        .skip(1)
+        .find(|a| !a.starts_with('-') && a.parse::<usize>().is_err());
+    for l in layers
+        .iter()
+        .filter(|l| only.as_ref().is_none_or(|o| l.name.contains(o.as_str())))
+    {
         let w = &l.win;
         let image = rand(n * w.image_len());
         let grid = rand(n * l.grid_ch * w.cols());
