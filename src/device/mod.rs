@@ -48,7 +48,7 @@ pub enum Kernels {
     /// The fused host kernels (CPU only).
     Fast,
     /// The fused host kernels with direct convolutions instead of im2col + gemm
-    /// ([`crate::ops::direct`]; CPU only).
+    /// (src/ops/direct.rs; CPU only).
     Direct,
     /// The composite ops: public dfdx tensor ops only, the same on every device. On the
     /// CPU this runs exactly what a GPU runs, for checking it.
