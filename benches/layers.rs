@@ -1,6 +1,7 @@
 //! `cargo bench --bench layers -- [batch] [reps] [name]`: milliseconds (fastest of `reps`: the
 //! least disturbed by a shared machine) and GFLOP/s of each
-//! convolution of the article's G and D at a batch, forward and backward kernel by kernel
+//! convolution of the article's G and D at a batch, forward, input gradient and weight
+//! gradient, kernel by kernel
 //! (`src/ops/kernels.rs`): where a training step's convolution time goes, and each as a
 //! share of the machine's measured FMA peak over the threads the layers run on.
 
@@ -71,7 +72,7 @@ fn main() {
         layer("G up2", true, 128, (64, 19), (5, 2, 0), 8),
         layer("G up3", true, 64, (32, 23), (5, 1, 0), 19),
         layer("G up4", true, 32, (16, 27), (5, 1, 0), 23),
-        layer("G out", true, 1, (16, 28), (2, 1, 0), 27),
+        layer("G out", true, 16, (1, 28), (2, 1, 0), 27),
         layer("D c1", false, 16, (1, 28), (3, 2, 1), 14),
         layer("D c2", false, 32, (16, 14), (3, 2, 1), 7),
         layer("D c3", false, 64, (32, 7), (3, 2, 1), 4),
@@ -79,7 +80,7 @@ fn main() {
     ];
     let mut rng = StdRng::seed_from_u64(0);
     let mut rand = |len: usize| -> Vec<f32> { (0..len).map(|_| rng.gen_range(-1.0..1.0)).collect() };
-    let (mut totals, isa) = ([0.0f64; 4], direct::Isa::best());
+    let (mut totals, isa) = ([0.0f64; 6], direct::Isa::best());
     let threads = rayon::current_num_threads();
     // The peak of as many cores as the layers' threads (the measured all-core peak shared
     // out per core).
@@ -106,6 +107,8 @@ fn main() {
         let gflop = 2.0 * (n * l.grid_ch * w.rows() * w.cols()) as f64 / 1e9;
         let (mut out_img, mut out_grid, mut dw) =
             (vec![0.0; image.len()], vec![0.0; grid.len()], vec![0.0; weight.len()]);
+        // Three passes, each by both kernels: forward, the gradient of the layer's input,
+        // the weight gradient (for a transposed conv the input is the grid side).
         let times = if l.transposed {
             [
                 fastest_ms(reps, || {
@@ -115,11 +118,10 @@ fn main() {
                     direct::image_from_grid(isa, w, &grid, &weight, l.grid_ch, &mut out_img)
                 }),
                 fastest_ms(reps, || {
-                    kernels::weight_and_grid_grad(w, &image, &grid, l.grid_ch, &mut dw, Some((&weight, &mut out_grid)))
+                    kernels::grid_from_image(w, &image, &weight, None, l.grid_ch, &mut out_grid)
                 }),
                 fastest_ms(reps, || {
-                    direct::weight_grad(isa, w, &image, &grid, l.grid_ch, &mut dw);
-                    direct::grid_from_image(isa, w, &image, &weight, None, l.grid_ch, &mut out_grid);
+                    direct::grid_from_image(isa, w, &image, &weight, None, l.grid_ch, &mut out_grid)
                 }),
             ]
         } else {
@@ -131,23 +133,27 @@ fn main() {
                     direct::grid_from_image(isa, w, &image, &weight, Some(&bias), l.grid_ch, &mut out_grid)
                 }),
                 fastest_ms(reps, || {
-                    kernels::weight_grad(w, &image, &grid, l.grid_ch, &mut dw);
-                    kernels::image_from_grid(w, &grid, &weight, l.grid_ch, &mut out_img);
+                    kernels::image_from_grid(w, &grid, &weight, l.grid_ch, &mut out_img)
                 }),
                 fastest_ms(reps, || {
-                    direct::weight_grad(isa, w, &image, &grid, l.grid_ch, &mut dw);
-                    direct::image_from_grid(isa, w, &grid, &weight, l.grid_ch, &mut out_img);
+                    direct::image_from_grid(isa, w, &grid, &weight, l.grid_ch, &mut out_img)
                 }),
             ]
         };
+        let dweight = [
+            fastest_ms(reps, || kernels::weight_grad(w, &image, &grid, l.grid_ch, &mut dw)),
+            fastest_ms(reps, || direct::weight_grad(isa, w, &image, &grid, l.grid_ch, &mut dw)),
+        ];
+        let times = [times[0], times[1], times[2], times[3], dweight[0], dweight[1]];
         for (t, v) in totals.iter_mut().zip(times) {
             *t += v;
         }
-        for (pass, flop, gemm, dir) in [
-            ("forward", gflop, times[0], times[1]),
-            ("backward", 2.0 * gflop, times[2], times[3]),
+        for (pass, gemm, dir) in [
+            ("forward", times[0], times[1]),
+            ("d input", times[2], times[3]),
+            ("d weight", times[4], times[5]),
         ] {
-            let (a, b) = (flop / gemm * 1e3, flop / dir * 1e3);
+            let (a, b) = (gflop / gemm * 1e3, gflop / dir * 1e3);
             println!(
                 "{:6} {pass:8} {gemm:9.2} {a:8.1} {:>8} {dir:10.2} {b:8.1} {:>8} {:12.2}",
                 l.name,
@@ -157,7 +163,14 @@ fn main() {
             );
         }
     }
-    let [fg, fd, bg, bd] = totals;
-    println!("total  forward  {fg:9.2} {:26} {fd:10.2} {:26} {:.2}", "", "", fd / fg);
-    println!("total  backward {bg:9.2} {:26} {bd:10.2} {:26} {:.2}", "", "", bd / bg);
+    for (pass, t) in ["forward", "d input", "d weight"].iter().zip(totals.chunks(2)) {
+        println!(
+            "total  {pass:8} {:9.2} {:26} {:10.2} {:26} {:.2}",
+            t[0],
+            "",
+            t[1],
+            "",
+            t[1] / t[0]
+        );
+    }
 }
