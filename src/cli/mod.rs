@@ -267,9 +267,9 @@ pub struct TrainArgs {
     /// Where to train: cpu, or cuda (needs a build with --features cuda).
     #[arg(long)]
     pub device: Option<DeviceKind>,
-    /// Which implementation of the ops: auto (the device's fastest), fast (the CPU's
-    /// kernels), direct (fast with direct convolutions) or composite (what a GPU runs,
-    /// also on the CPU).
+    /// Which implementation of the ops: auto (the device's fastest), direct (the CPU's
+    /// kernels with direct convolutions), fast (the CPU's kernels with im2col + gemm
+    /// convolutions) or composite (what a GPU runs, also on the CPU).
     #[arg(long)]
     pub kernels: Option<Kernels>,
     /// Plain progress lines even on a terminal.

@@ -1,6 +1,7 @@
-//! The CPU: the fused host kernels of [`crate::ops`] (the default, `kernels = "fast"` or
-//! `"auto"`; `"direct"` swaps their im2col + gemm convolutions for the direct ones), or
-//! the composite ops (`kernels = "composite"`), which run what a GPU runs.
+//! The CPU: the fused host kernels of [`crate::ops`] with direct convolutions (the
+//! default, `kernels = "auto"` or `"direct"`; `"fast"` runs their convolutions through
+//! im2col and gemm instead), or the composite ops (`kernels = "composite"`), which run
+//! what a GPU runs.
 
 use super::{DeviceKind, Kernels, ModelDevice};
 use crate::ops::batch_norm::Mode;
@@ -16,12 +17,13 @@ fn composite(kernels: Kernels) -> bool {
     kernels == Kernels::Composite
 }
 
-/// The convolution kernels `kernels` asks for (the fused ops' choice).
+/// The convolution kernels `kernels` asks for (the fused ops' choice): direct unless
+/// `fast` asks for im2col + gemm (docs/speed.md measures both).
 fn conv_kernels(kernels: Kernels) -> ConvKernels {
-    if kernels == Kernels::Direct {
-        ConvKernels::direct()
-    } else {
+    if kernels == Kernels::Fast {
         ConvKernels::Gemm
+    } else {
+        ConvKernels::direct()
     }
 }
 

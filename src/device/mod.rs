@@ -41,14 +41,15 @@ impl DeviceKind {
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
 #[serde(rename_all = "lowercase")]
 pub enum Kernels {
-    /// The fastest the device has: the fused host kernels on the CPU, the composite ops
-    /// elsewhere (the default).
+    /// The fastest the device has: the fused host kernels with direct convolutions on the
+    /// CPU, the composite ops elsewhere (the default).
     #[default]
     Auto,
-    /// The fused host kernels (CPU only).
+    /// The fused host kernels with im2col + gemm convolutions (CPU only; the default
+    /// before the direct ones).
     Fast,
-    /// The fused host kernels with direct convolutions instead of im2col + gemm
-    /// (src/ops/direct.rs; CPU only).
+    /// The fused host kernels with direct convolutions (src/ops/direct.rs; CPU only; what
+    /// `auto` picks there).
     Direct,
     /// The composite ops: public dfdx tensor ops only, the same on every device. On the
     /// CPU this runs exactly what a GPU runs, for checking it.
