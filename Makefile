@@ -31,9 +31,9 @@ lint: ## fmt, clippy, and clippy of the CUDA build (type-checked without a toolk
 	$(CARGO) clippy --release --all-targets -- -D warnings
 	$(CARGO) clippy --release --all-targets --features cuda-check --target-dir target/cuda-check -- -D warnings
 
-test: data lint judge ## fmt, clippy, every test (release build: the ops are slow unoptimised), TensorBoard check
+test: data lint judge ## fmt, clippy, every test (release build: the ops are slow unoptimised) with a local one-node Slurm, TensorBoard check
 	@$(MAKE) --no-print-directory data DATASET=fashion-mnist
-	$(CARGO) test --release
+	scripts/slurm-local.sh run env CGAN_REQUIRE_SLURM=1 $(CARGO) test --release
 	scripts/cuda-build.sh --check
 	scripts/tensorboard-check.sh
 

@@ -182,3 +182,96 @@ fn a_grid_over_a_model_key_sets_it_in_model_and_lists_it_first_on_hparams() {
         .to_string();
     assert!(err.contains("spectral_norm") && err.contains("lapgan"), "{err}");
 }
+
+#[test]
+fn random_search_draws_reproducible_trials_from_lists_and_ranges() {
+    let text = |seed: u64| {
+        tiny(concat!(
+            "[random]\nmode_seeking = [0.5, 1.0, 2.0]\n",
+            "lr = { min = 1e-5, max = 1e-2, scale = \"log\" }\n",
+            "batch_size = { min = 8, max = 64 }\n"
+        ))
+        .replace("[grid]\nseed = [1, 2]\nlr = [0.0001, 0.0002]\n", "")
+        .replacen(
+            "name = \"tiny\"",
+            &format!("name = \"tiny\"\nseed = {seed}\nrandom_trials = 12"),
+            1,
+        )
+    };
+    let a = parse(&text(5)).unwrap();
+    assert_eq!(a.trials.len(), 12);
+    assert_eq!(a.swept, ["batch_size", "lr", "mode_seeking"]);
+    for t in &a.trials {
+        let c = &t.config;
+        assert!((1e-5..1e-2).contains(&c.lr), "{}", c.lr);
+        assert!((8..=64).contains(&c.batch_size), "{}", c.batch_size);
+        assert!([0.5, 1.0, 2.0].contains(&c.mode_seeking), "{}", c.mode_seeking);
+        // The name says the value the config holds.
+        assert!(t.name.contains(&format!("lr={}", t.keys["lr"])), "{}", t.name);
+    }
+    // Log scale: the draws spread over the decades, not bunched at the top.
+    let decades: std::collections::BTreeSet<i32> =
+        a.trials.iter().map(|t| t.config.lr.log10().floor() as i32).collect();
+    assert!(decades.len() >= 2, "{decades:?}");
+    // Same seed, same trials (a rerun resumes them); another seed, others.
+    let names = |p: &sweep::Plan| p.trials.iter().map(|t| t.name.clone()).collect::<Vec<_>>();
+    assert_eq!(names(&a), names(&parse(&text(5)).unwrap()));
+    assert_ne!(names(&a), names(&parse(&text(6)).unwrap()));
+    // Bad tables name the key and the fix.
+    for (bad, says) in [
+        (
+            "[random]\nlr = { min = 1, max = 0 }\n",
+            "random.lr: min (1) must be below max (0)",
+        ),
+        (
+            "[random]\nlr = { min = 0, max = 1, scale = \"log\" }\n",
+            "log scale needs min > 0",
+        ),
+        ("[random]\nlr = \"x\"\n", "random.lr"),
+        ("[random]\nlr = [0.1]\n", "random_trials"),
+    ] {
+        let t = tiny(bad).replace("[grid]\nseed = [1, 2]\nlr = [0.0001, 0.0002]\n", "");
+        let t = if says == "random_trials" {
+            t
+        } else {
+            t.replacen("name = \"tiny\"", "name = \"tiny\"\nrandom_trials = 2", 1)
+        };
+        let err = parse(&t).unwrap_err().to_string();
+        assert!(err.contains(says), "{bad}: {err}");
+    }
+}
+
+#[test]
+fn collect_gathers_trials_run_by_hand_from_print_commands() {
+    let dir = scratch("collect");
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("tiny.toml");
+    std::fs::write(&file, tiny("").replace("seed = [1, 2]", "seed = [1]")).unwrap();
+    let plan = sweep::load(&file).unwrap();
+    let out = dir.join("sweep");
+    sweep::prepare(&file, &plan, Some(&out)).unwrap();
+    let exe = env!("CARGO_BIN_EXE_cgan");
+    // Only the first trial is run (by hand, as another scheduler would).
+    let args = launch::command_for(exe, &out, &plan.trials[0]).unwrap();
+    let status = std::process::Command::new(&args[0])
+        .args(&args[1..])
+        .stderr(std::process::Stdio::null())
+        .status()
+        .unwrap();
+    assert!(status.success());
+    results::collect(&out).unwrap();
+    let rows = csv(&out.join(results::RESULTS_FILE));
+    assert_eq!(rows.len(), 2);
+    assert_eq!(
+        (rows[0]["status"].as_str(), rows[0]["final_step"].as_str()),
+        ("finished", "4")
+    );
+    assert!(!rows[0]["frechet_distance"].is_empty());
+    assert_eq!(rows[1]["status"], "not_started");
+    // The second one started elsewhere and has written no summary yet.
+    std::fs::create_dir_all(sweep::trial_run(&out, &plan.trials[1]).join("checkpoints")).unwrap();
+    results::collect(&out).unwrap();
+    let rows = csv(&out.join(results::RESULTS_FILE));
+    assert_eq!(rows[1]["status"], "unfinished");
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -208,6 +208,31 @@ fn resume_skips_a_corrupt_latest_checkpoint_and_reports_it() {
 }
 
 #[test]
+fn resume_skips_a_checkpoint_whose_state_disagrees_with_its_directory() {
+    let dir = scratch("inconsistent");
+    let mut cfg = small(6);
+    cfg.keep_checkpoints = 5;
+    train::train(cfg.clone(), Target::New(dir.clone()), &mut Lines).unwrap();
+    // A checkpoint copied by hand under a later step's name.
+    let ck = dir.join("checkpoints");
+    let fake = ck.join("step-00000009");
+    std::fs::create_dir(&fake).unwrap();
+    for e in std::fs::read_dir(ck.join("step-00000006")).unwrap() {
+        let e = e.unwrap();
+        std::fs::copy(e.path(), fake.join(e.file_name())).unwrap();
+    }
+    let mut gan = Gan::new(&cfg);
+    let err = checkpoint::load(&fake, &mut gan).unwrap_err().to_string();
+    assert!(
+        err.contains("step-00000009") && err.contains("step 9") && err.contains("step 6"),
+        "{err}"
+    );
+    assert!(!err.contains('\n'));
+    let state = checkpoint::load_latest(&dir, &mut gan).unwrap();
+    assert_eq!(state.step, 6, "falls back to the consistent checkpoint");
+}
+
+#[test]
 fn checkpoint_of_another_architecture_is_refused() {
     let dir = scratch("arch");
     train::train(small(3), Target::New(dir.clone()), &mut Lines).unwrap();
@@ -568,4 +593,68 @@ fn a_fashion_mnist_run_trains_with_class_tags_and_its_own_dirs() {
     let saved = std::fs::read_to_string(run.join("config.toml")).unwrap();
     assert!(saved.contains("dataset = \"fashion-mnist\""), "{saved}");
     let _ = std::fs::remove_dir_all(&run);
+}
+
+#[test]
+fn a_run_being_trained_is_locked_against_a_second_process() {
+    let dir = scratch("locked");
+    train::train(small(3), Target::New(dir.clone()), &mut Lines).unwrap();
+    // Another process holds the run: a resume is refused at once, naming the holder.
+    let mut holder = std::process::Command::new("flock")
+        .arg(dir.join(cgan::run::lock::LOCK_FILE))
+        .args(["sleep", "30"])
+        .spawn()
+        .unwrap();
+    let t0 = std::time::Instant::now();
+    while std::fs::metadata(dir.join("lock")).is_err() || t0.elapsed().as_millis() < 300 {
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    std::fs::write(dir.join("lock"), "PID 4242 on host elsewhere\n").unwrap();
+    let err = train::train(small(6), Target::Resume(dir.clone()), &mut Lines).unwrap_err();
+    assert!(matches!(err, TrainError::Lock(_)), "{err}");
+    let msg = err.to_string();
+    assert!(msg.contains("is being trained by PID 4242 on host elsewhere"), "{msg}");
+    assert!(!msg.contains('\n'), "one line: {msg}");
+    // Waiting (a requeued cluster task): it trains once the holder is gone.
+    let killer = std::thread::spawn(move || {
+        std::thread::sleep(std::time::Duration::from_millis(800));
+        holder.kill().unwrap();
+        holder.wait().unwrap();
+    });
+    let report = train::train_waiting(
+        small(6),
+        Target::Resume(dir.clone()),
+        &mut Lines,
+        std::time::Duration::from_secs(60),
+    )
+    .unwrap();
+    killer.join().unwrap();
+    assert_eq!((report.start_step, report.steps), (3, 6));
+    // A process that died never leaves the run locked, and the lock names its last holder.
+    let again = train::train(small(9), Target::Resume(dir.clone()), &mut Lines).unwrap();
+    assert_eq!(again.start_step, 6);
+    let held = std::fs::read_to_string(dir.join("lock")).unwrap();
+    assert!(
+        held.starts_with(&format!("PID {} on host ", std::process::id())),
+        "{held}"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn resuming_a_run_at_or_past_its_steps_says_so() {
+    let dir = scratch("past");
+    train::train(small(3), Target::New(dir.clone()), &mut Lines).unwrap();
+    for steps in [2, 3] {
+        let err = train::train(small(steps), Target::Resume(dir.clone()), &mut Lines)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("is at step 3 already")
+                && err.contains(&format!("steps = {steps}"))
+                && err.contains("--steps"),
+            "{err}"
+        );
+    }
+    let _ = std::fs::remove_dir_all(&dir);
 }

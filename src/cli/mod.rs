@@ -17,7 +17,7 @@ use crate::run::train::{self, Target, TrainError};
 use crate::tools::arithmetic;
 use crate::tools::eval;
 use crate::tools::generate::{generate, Layout};
-use crate::tools::sweep;
+use crate::tools::sweep::{self, slurm};
 use clap::{Args, Parser, Subcommand};
 use std::io::IsTerminal;
 use std::path::PathBuf;
@@ -51,10 +51,12 @@ pub enum Command {
 
 /// `cgan sweep` flags.
 #[derive(Debug, Args)]
+#[command(group(clap::ArgGroup::new("what").required(true).args(["config", "status", "collect", "task"])))]
 pub struct SweepArgs {
-    /// The sweep file: `name`, `parallel`, `[base]`, `[grid]` and `[[trial]]` tables.
+    /// The sweep file: `name`, `parallel`, `[base]`, `[grid]`, `[random]`, `[[trial]]` and
+    /// `[slurm]` tables.
     #[arg(long, value_name = "SWEEP.toml")]
-    pub config: PathBuf,
+    pub config: Option<PathBuf>,
     /// The sweep directory [default: runs/<YYYY-MM-DD_HH-MM-SS>_sweep_<name>]; pass an
     /// earlier sweep's directory to finish its unfinished trials.
     #[arg(long, value_name = "DIR")]
@@ -66,6 +68,43 @@ pub struct SweepArgs {
     /// parallel, a Slurm job array, a CI matrix) instead of running them.
     #[arg(long)]
     pub print_commands: bool,
+    /// Submit the trials to Slurm as one job array (`sbatch`) instead of running them
+    /// here; the flags below override the file's `[slurm]` table.
+    #[arg(long, conflicts_with = "print_commands")]
+    pub slurm: bool,
+    /// Slurm partition.
+    #[arg(long, requires = "slurm")]
+    pub partition: Option<String>,
+    /// Slurm time limit per trial, e.g. 2:00:00 (a trial that hits it checkpoints and
+    /// requeues itself).
+    #[arg(long, requires = "slurm")]
+    pub time: Option<String>,
+    /// CPUs per trial.
+    #[arg(long, requires = "slurm", value_name = "N")]
+    pub cpus_per_task: Option<u32>,
+    /// Memory per trial, e.g. 8G.
+    #[arg(long, requires = "slurm")]
+    pub mem: Option<String>,
+    /// Generic resources per trial, e.g. gpu:1 for `device = "cuda"`.
+    #[arg(long, requires = "slurm")]
+    pub gres: Option<String>,
+    /// At most K trials running at once (`--array=...%K`).
+    #[arg(long, requires = "slurm", value_name = "K")]
+    pub max_running: Option<u32>,
+    /// Requeues of a trial after a time limit or preemption before it counts as failed
+    /// (default: the file's `max_requeues`, else 3).
+    #[arg(long, requires = "slurm", value_name = "N")]
+    pub max_requeues: Option<u32>,
+    /// Each trial's state (pending, running, finished, failed, stopped) and step.
+    #[arg(long, value_name = "DIR")]
+    pub status: Option<PathBuf>,
+    /// Write DIR/results.csv from the trials on disk (run by Slurm, by hand from
+    /// --print-commands, or by another scheduler).
+    #[arg(long, value_name = "DIR")]
+    pub collect: Option<PathBuf>,
+    /// Run this Slurm array task's trial (what the job array's script calls).
+    #[arg(long, value_name = "DIR", hide = true)]
+    pub task: Option<PathBuf>,
 }
 
 /// `cgan regress` flags.
@@ -493,11 +532,31 @@ fn run_generate(a: &GenerateArgs) -> Result<(), AppError> {
 }
 
 fn run_sweep(a: &SweepArgs) -> Result<(), AppError> {
-    let mut plan = sweep::load(&a.config)?;
+    if let Some(dir) = &a.status {
+        return sweep_status(dir);
+    }
+    if let Some(dir) = &a.collect {
+        println!("{}", sweep::results::collect(dir)?.display());
+        return Ok(());
+    }
+    if let Some(dir) = &a.task {
+        let env = slurm::TaskEnv::from_env()?;
+        return match slurm::run_task(dir, &env, &mut |m| eprintln!("{m}"))? {
+            slurm::TaskEnd::Failed(f) => Err(AppError::Output {
+                path: dir.clone(),
+                why: format!("trial failed ({})", f.error),
+            }),
+            _ => Ok(()),
+        };
+    }
+    let Some(config) = &a.config else {
+        unreachable!("clap requires --config, --status, --collect or --task")
+    };
+    let mut plan = sweep::load(config)?;
     if let Some(n) = a.parallel {
         plan.parallel = n as usize;
     }
-    let dir = sweep::prepare(&a.config, &plan, a.out.as_deref())?;
+    let dir = sweep::prepare(config, &plan, a.out.as_deref())?;
     let exe = std::env::current_exe()
         .map(|p| p.display().to_string())
         .unwrap_or_else(|_| "cgan".into());
@@ -507,6 +566,31 @@ fn run_sweep(a: &SweepArgs) -> Result<(), AppError> {
                 println!("{}", sweep::shell_line(&args));
             }
         }
+        return Ok(());
+    }
+    if a.slurm {
+        let mut opts = plan.slurm.clone();
+        macro_rules! set {
+            ($($field:ident),*) => { $(if let Some(v) = a.$field.clone() { opts.$field = Some(v); })* };
+        }
+        set!(partition, time, cpus_per_task, mem, gres, max_running);
+        if let Some(n) = a.max_requeues {
+            opts.max_requeues = n;
+        }
+        let sub = slurm::submit(&exe, &dir, &plan, &opts, &mut |m| eprintln!("{m}"))?;
+        println!(
+            "sweep: submitted {} trials as Slurm job {} ({})
+follow it: cgan sweep --status {}
+logs: {}/logs/
+results: {}/results.csv when the last trial ends (or cgan sweep --collect {})",
+            plan.trials.len(),
+            sub.job_id,
+            sub.script.display(),
+            dir.display(),
+            dir.display(),
+            dir.display(),
+            dir.display()
+        );
         return Ok(());
     }
     crate::run::interrupt::install();
@@ -524,7 +608,7 @@ fn run_sweep(a: &SweepArgs) -> Result<(), AppError> {
             path: report.dir,
             why: format!(
                 "sweep interrupted; run `cgan sweep --config {} --out <this directory>` to finish it",
-                a.config.display()
+                config.display()
             ),
         });
     }
@@ -534,6 +618,35 @@ fn run_sweep(a: &SweepArgs) -> Result<(), AppError> {
             why: "some trials failed: see results.csv and logs/".into(),
         });
     }
+    Ok(())
+}
+
+/// `cgan sweep --status DIR`: one line per trial.
+fn sweep_status(dir: &std::path::Path) -> Result<(), AppError> {
+    let states = slurm::status(dir)?;
+    let width = states.iter().map(|s| s.trial.len()).max().unwrap_or(5).max(5);
+    println!("{:width$}  {:11}  {:>13}  log", "trial", "state", "step");
+    for s in &states {
+        println!(
+            "{:width$}  {:11}  {:>13}  {}",
+            s.trial,
+            s.state,
+            format!("{}/{}", s.step, s.steps),
+            s.log.display()
+        );
+        if let Some(e) = &s.error {
+            println!("{:width$}  error: {e}", "");
+        }
+    }
+    let count = |w: &str| states.iter().filter(|s| s.state == w).count();
+    println!(
+        "{} trials: {} finished, {} running, {} pending, {} failed",
+        states.len(),
+        count("finished"),
+        count("running"),
+        count("pending"),
+        count("failed")
+    );
     Ok(())
 }
 

@@ -7,7 +7,7 @@
 //! weights ([`crate::models::registry::load_generator`]).
 
 use crate::device::ModelDevice;
-use crate::models::checkpoint::{io, read_state, CheckpointError, State};
+use crate::models::checkpoint::{invalid, io, read_state, CheckpointError, State};
 use crate::models::registry::{check_manifest, Manifest};
 use crate::models::trainee::Trainee;
 use std::path::{Path, PathBuf};
@@ -130,10 +130,23 @@ fn list_steps(run: &Path) -> String {
 }
 
 /// Loads the checkpoint directory `dir` into `model`, returning its state. On any error
-/// `model` is left as it was.
+/// `model` is left as it was. A checkpoint is used only if it is consistent: its manifest
+/// matches the config, and the step in its state is the step its directory is named for
+/// (a directory copied or renamed by hand would otherwise resume at the wrong step).
 pub fn load<D: ModelDevice, M: Trainee<D>>(dir: &Path, model: &mut M) -> Result<State, CheckpointError> {
     check_manifest(dir, &Manifest::of(model.config()))?;
     let state = read_state(dir)?;
+    let named = dir
+        .file_name()
+        .and_then(|n| n.to_str())
+        .and_then(|n| n.strip_prefix("step-"))
+        .and_then(|n| n.parse::<u64>().ok());
+    if let Some(named) = named.filter(|&n| n != state.step) {
+        return Err(invalid(
+            dir,
+            format!("its directory says step {named}, its state.toml step {}", state.step),
+        ));
+    }
     model.read_state(dir, &state)?;
     Ok(state)
 }

@@ -25,6 +25,9 @@ pub enum TrainError {
     /// The run's history or summary could not be read or written.
     #[error(transparent)]
     History(#[from] HistoryError),
+    /// Another process trains the run.
+    #[error(transparent)]
+    Lock(#[from] crate::run::lock::LockError),
     /// Ctrl-C or SIGTERM: training stopped after a step and a checkpoint.
     #[error("interrupted at step {step}: checkpoint written; resume with `cgan train --resume {}`", run.display())]
     Interrupted {

@@ -8,6 +8,7 @@ pub mod error;
 pub mod evaluator;
 pub mod history;
 pub mod interrupt;
+pub mod lock;
 pub mod progress;
 pub mod summaries;
 pub mod train;

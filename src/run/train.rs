@@ -11,6 +11,7 @@ use crate::models::trainee::{StepReport, Trainee};
 use crate::run::checkpoint;
 use crate::run::evaluator::Evaluator;
 use crate::run::history::{self, RunSummary, Status};
+use crate::run::lock::RunLock;
 use crate::run::progress::Progress;
 use crate::run::summaries::{fixed_noise, flush, summarise, Point};
 use crate::run::{dashboards, interrupt};
@@ -19,7 +20,7 @@ use crate::tensorboard::writer::{unix_seconds, Summaries};
 use dfdx::prelude::*;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 pub use crate::run::error::TrainError;
 
@@ -149,15 +150,29 @@ fn check_finite(stats: &dyn StepReport, step: u64, run: &Path, lr: f64) -> Resul
 /// segment with the keys it changed. After Ctrl-C or SIGTERM (once [`interrupt::install`]
 /// ran) the current step finishes, its summaries and a checkpoint are written, and
 /// [`TrainError::Interrupted`] says how to resume. Every stop writes `summary.json`.
+///
+/// The run directory is locked while it trains ([`RunLock`]): a second process on the
+/// same run is refused at once (see [`train_waiting`]).
 pub fn train(cfg: Config, target: Target, progress: &mut dyn Progress) -> Result<Report, TrainError> {
+    train_waiting(cfg, target, progress, Duration::ZERO)
+}
+
+/// [`train`], waiting up to `lock_wait` for another process to let go of the run
+/// directory (a requeued cluster task whose previous process is still stopping).
+pub fn train_waiting(
+    cfg: Config,
+    target: Target,
+    progress: &mut dyn Progress,
+    lock_wait: Duration,
+) -> Result<Report, TrainError> {
     cfg.validate()?;
     // The device opens first: one that cannot be used must not leave a run directory.
     match cfg.device {
-        DeviceKind::Cpu => train_model(Cpu::default(), cfg, target, progress),
+        DeviceKind::Cpu => train_model(Cpu::default(), cfg, target, progress, lock_wait),
         #[cfg(feature = "cuda")]
         DeviceKind::Cuda => {
             let dev = crate::device::cuda::open(0).map_err(|e| TrainError::Device(e.0))?;
-            train_model(dev, cfg, target, progress)
+            train_model(dev, cfg, target, progress, lock_wait)
         }
         #[cfg(not(feature = "cuda"))]
         DeviceKind::Cuda => Err(TrainError::Device(crate::device::NO_CUDA.into())),
@@ -170,6 +185,7 @@ fn train_model<D: ModelDevice>(
     cfg: Config,
     target: Target,
     progress: &mut dyn Progress,
+    lock_wait: Duration,
 ) -> Result<Report, TrainError> {
     let kind = cfg.model.kind();
     registry::with_model(
@@ -179,6 +195,7 @@ fn train_model<D: ModelDevice>(
             cfg,
             target,
             progress,
+            lock_wait,
         },
     )
 }
@@ -189,13 +206,14 @@ struct Training<'a, D> {
     cfg: Config,
     target: Target,
     progress: &'a mut dyn Progress,
+    lock_wait: Duration,
 }
 
 impl<D: ModelDevice> ModelTask<D> for Training<'_, D> {
     type Output = Result<Report, TrainError>;
 
     fn run<M: Trainee<D>>(self) -> Self::Output {
-        train_on::<D, M>(self.dev, self.cfg, self.target, self.progress)
+        train_on::<D, M>(self.dev, self.cfg, self.target, self.progress, self.lock_wait)
     }
 }
 
@@ -205,6 +223,7 @@ fn train_on<D: ModelDevice, M: Trainee<D>>(
     cfg: Config,
     target: Target,
     progress: &mut dyn Progress,
+    lock_wait: Duration,
 ) -> Result<Report, TrainError> {
     if let Target::New(p) = &target {
         if p.join(history::CONFIG_FILE).exists() {
@@ -227,6 +246,8 @@ fn train_on<D: ModelDevice, M: Trainee<D>>(
         Target::Unique(p) => claim_unique(p)?,
         Target::Resume(p) => p.clone(),
     };
+    // Held until this function returns (or the process dies).
+    let _lock = RunLock::acquire(&run, lock_wait)?;
     if cfg.train_images > 0 {
         train_split.truncate(cfg.train_images);
     }
@@ -246,6 +267,15 @@ fn train_on<D: ModelDevice, M: Trainee<D>>(
         0
     } else {
         let state = checkpoint::load_latest(&run, &mut gan)?;
+        if state.step >= cfg.steps {
+            return Err(TrainError::RunDir {
+                path: run.clone(),
+                why: format!(
+                    "is at step {} already, at or past steps = {}: pass a larger --steps to train it on",
+                    state.step, cfg.steps
+                ),
+            });
+        }
         eprintln!(
             "cgan: resuming {} at step {} (until step {})",
             run.display(),

@@ -43,7 +43,8 @@ pub fn command_for(exe: &str, dir: &Path, t: &Trial) -> Option<Vec<String>> {
     }
 }
 
-fn log_path(dir: &Path, t: &Trial) -> PathBuf {
+/// A trial's log: `logs/<trial>.log` in the sweep directory.
+pub fn log_path(dir: &Path, t: &Trial) -> PathBuf {
     dir.join("logs").join(format!("{}.log", t.name))
 }
 

@@ -13,12 +13,17 @@
 //! [grid]                     # every combination of these values
 //! preset = ["article", "mode-seeking"]
 //! seed = [1, 2]
-//! [[trial]]                  # and/or explicit trials (after the grid's)
+//! [[trial]]                  # and/or explicit trials (after the grid's and random ones)
 //! lr = 1e-3
 //! ```
+//! Random search: `random_trials = N` draws N trials from a `[random]` table (per key a
+//! list to choose from, or `{ min, max, scale = "linear" | "log" }`) with the sweep's
+//! `seed`; a `[slurm]` table holds `cgan sweep --slurm`'s options ([`slurm::SlurmOptions`]).
 
 pub mod launch;
+pub mod random;
 pub mod results;
+pub mod slurm;
 
 use crate::config::model::key_path;
 use crate::config::{Config, ConfigError};
@@ -44,6 +49,18 @@ pub struct SweepFile {
     /// Explicit trials, each a table of config keys.
     #[serde(default)]
     pub trial: Vec<toml::Table>,
+    /// Keys drawn at random: a list to choose from, or a range.
+    #[serde(default)]
+    pub random: toml::Table,
+    /// How many trials to draw from `[random]`.
+    #[serde(default)]
+    pub random_trials: usize,
+    /// The seed of the random draws (the same seed gives the same trials).
+    #[serde(default)]
+    pub seed: u64,
+    /// Options of `cgan sweep --slurm`.
+    #[serde(default)]
+    pub slurm: slurm::SlurmOptions,
 }
 
 fn default_name() -> String {
@@ -89,6 +106,9 @@ pub enum SweepError {
         /// The I/O error.
         source: std::io::Error,
     },
+    /// Slurm refused, or a cluster task could not run its trial.
+    #[error("{0}")]
+    Slurm(String),
     /// The judge could not be trained or loaded before the trials.
     #[error(transparent)]
     Judge(#[from] crate::judge::classifier::JudgeError),
@@ -114,8 +134,10 @@ pub struct Plan {
     pub parallel: usize,
     /// The keys set by the grid or the trial list, in order.
     pub swept: Vec<String>,
-    /// Every trial, grid first.
+    /// Every trial: grid, then random, then explicit ones.
     pub trials: Vec<Trial>,
+    /// Options of `cgan sweep --slurm`.
+    pub slurm: slurm::SlurmOptions,
 }
 
 /// The default parent directory: `runs/<YYYY-MM-DD_HH-MM-SS>_sweep_<name>`.
@@ -191,11 +213,17 @@ pub fn expand(file: &SweepFile) -> Result<Plan, SweepError> {
     if file.grid.is_empty() {
         combos.clear();
     }
+    if file.random.is_empty() != (file.random_trials == 0) {
+        return Err(invalid(
+            "random search needs both a [random] table and random_trials = N (N >= 1)",
+        ));
+    }
+    combos.extend(random::draw(&file.random, file.random_trials, file.seed).map_err(invalid)?);
     combos.extend(file.trial.iter().cloned());
     if combos.is_empty() {
         combos.push(toml::Table::new());
     }
-    let mut swept: Vec<String> = file.grid.keys().cloned().collect();
+    let mut swept: Vec<String> = file.grid.keys().chain(file.random.keys()).cloned().collect();
     for t in &file.trial {
         for k in t.keys() {
             if !swept.contains(k) {
@@ -239,6 +267,7 @@ pub fn expand(file: &SweepFile) -> Result<Plan, SweepError> {
         parallel: file.parallel,
         swept,
         trials,
+        slurm: file.slurm.clone(),
     })
 }
 

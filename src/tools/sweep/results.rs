@@ -1,10 +1,11 @@
 //! `results.csv`: one row per trial (its swept keys, status, final judge metrics, wall
 //! time), read from each trial's `summary.json`.
 
-use super::launch::Outcome;
-use super::{Plan, SweepError};
-use crate::run::history;
-use std::path::Path;
+use super::launch::{self, Outcome};
+use super::{trial_run, Plan, SweepError, Trial};
+use crate::run::history::{self, Status};
+use serde::{Deserialize, Serialize};
+use std::path::{Path, PathBuf};
 
 /// The results file of a sweep.
 pub const RESULTS_FILE: &str = "results.csv";
@@ -43,10 +44,17 @@ pub fn table(dir: &Path, plan: &Plan, outcomes: &[Outcome]) -> String {
         let outcome = outcomes.iter().find(|o| o.trial == t.name);
         let summary = history::read_summary(&run).ok();
         let status = match (&summary, outcome) {
+            // A trial stopped for good (e.g. requeued too many times) with its last summary.
+            (Some(s), Some(o)) if o.exit_code.is_some_and(|c| c != 0) && s.status != Status::NonFinite => {
+                "failed".into()
+            }
             (Some(s), _) => serde_json::to_value(s.status)
                 .ok()
                 .and_then(|v| v.as_str().map(String::from))
                 .unwrap_or_default(),
+            (None, Some(o)) if o.exit_code.is_some_and(|c| c != 0) => "failed".into(),
+            // Still running, or stopped before its first summary (resumable).
+            (None, _) if run.exists() => "unfinished".into(),
             (None, Some(o)) if !o.started => "not_started".into(),
             (None, _) => "failed".into(),
         };
@@ -91,4 +99,55 @@ pub fn write(dir: &Path, plan: &Plan, outcomes: &[Outcome]) -> Result<std::path:
         source,
     })?;
     Ok(path)
+}
+
+/// Why a trial failed on the cluster.
+#[derive(Clone, Debug, Deserialize, Serialize, PartialEq)]
+pub struct Failure {
+    /// The task's exit code.
+    pub exit_code: i32,
+    /// The trial's log.
+    pub log: PathBuf,
+    /// The error line.
+    pub error: String,
+}
+
+/// A trial's failure record (written by a cluster task that could not finish it).
+pub fn failed_file(dir: &Path, t: &Trial) -> PathBuf {
+    dir.join("slurm").join("failed").join(format!("{}.toml", t.name))
+}
+
+/// A trial's failure record, if it has one.
+pub fn failure(dir: &Path, t: &Trial) -> Option<Failure> {
+    std::fs::read_to_string(failed_file(dir, t))
+        .ok()
+        .and_then(|s| toml::from_str(&s).ok())
+}
+
+/// Each trial's outcome as its run directory and failure record show it (trials run by
+/// Slurm, by hand from `--print-commands`, or by another scheduler).
+pub fn outcomes(dir: &Path, plan: &Plan) -> Vec<launch::Outcome> {
+    plan.trials
+        .iter()
+        .map(|t| {
+            let summary = history::read_summary(&trial_run(dir, t)).ok();
+            let exit_code = match (failure(dir, t), &summary) {
+                (Some(f), _) => Some(f.exit_code),
+                (None, Some(s)) if s.status == Status::Finished => Some(0),
+                _ => None,
+            };
+            launch::Outcome {
+                trial: t.name.clone(),
+                exit_code,
+                started: summary.is_some() || exit_code.is_some(),
+                seconds: summary.map_or(0.0, |s| s.wall_seconds),
+            }
+        })
+        .collect()
+}
+
+/// Writes `results.csv` of the sweep in `dir` from what its trials left on disk.
+pub fn collect(dir: &Path) -> Result<PathBuf, SweepError> {
+    let plan = super::load(&dir.join("sweep.toml"))?;
+    write(dir, &plan, &outcomes(dir, &plan))
 }
