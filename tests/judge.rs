@@ -1,6 +1,6 @@
 //! The judge and the metrics built on it, proved on real data: real MNIST must score
 //! like real MNIST, and a collapsed "generator" must raise the alarm.
-//! Needs the judge `make judge` trains into runs/judge (`make test` runs it first).
+//! Uses the pinned MNIST judge in judges/mnist.
 
 mod common;
 
@@ -18,7 +18,7 @@ fn mnist() -> &'static Mnist {
 }
 
 fn judge() -> Judge {
-    Judge::load(&root().join("runs/judge")).expect("run `make judge` before the tests")
+    Judge::load(&root().join("judges/mnist")).expect("the pinned judge in judges/mnist (git checkout judges/)")
 }
 
 /// The first `n` MNIST test images, scaled.
@@ -156,7 +156,7 @@ fn a_judge_scores_only_runs_on_its_own_dataset() {
         .to_string();
     assert!(err.contains("trained on MNIST, not Fashion-MNIST"), "{err}");
     assert!(
-        err.contains("judge_dir") && err.contains("runs/judge-fashion-mnist"),
+        err.contains("judge_dir") && err.contains("judges/fashion-mnist"),
         "{err}"
     );
     let mnist = Judge::load_or_train(&dir, &root().join("data/mnist"), DatasetKind::Mnist, &mut |_| {}).unwrap();
@@ -171,4 +171,65 @@ fn a_judge_scores_only_runs_on_its_own_dataset() {
     std::fs::write(dir.join("judge.toml"), old).unwrap();
     assert_eq!(Judge::load(&dir).unwrap().dataset, DatasetKind::Mnist);
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn the_pinned_judge_is_checked_against_its_recorded_sha256() {
+    let pinned = judge();
+    assert_eq!(pinned.sha256, DatasetKind::Mnist.pinned_judge_sha256());
+    assert!(pinned.test_accuracy >= 0.99, "{}", pinned.test_accuracy);
+    // A copy under another judges/mnist with one weight changed.
+    let dir = common::scratch("pinned").join("judges/mnist");
+    std::fs::create_dir_all(&dir).unwrap();
+    for f in ["judge.toml", "judge.safetensors"] {
+        std::fs::copy(root().join("judges/mnist").join(f), dir.join(f)).unwrap();
+    }
+    let weights = dir.join("judge.safetensors");
+    let mut bytes = std::fs::read(&weights).unwrap();
+    let last = bytes.len() - 1;
+    bytes[last] ^= 1;
+    std::fs::write(&weights, bytes).unwrap();
+    let err = Judge::load(&dir).err().expect("changed weights load").to_string();
+    assert!(
+        err.contains("judge.safetensors")
+            && err.contains(DatasetKind::Mnist.pinned_judge_sha256())
+            && err.contains("git checkout judges/"),
+        "{err}"
+    );
+    // The same weights anywhere else are a judge of one's own, with its own hash.
+    let own = dir.parent().unwrap().with_file_name("own");
+    std::fs::create_dir_all(&own).unwrap();
+    for f in ["judge.toml", "judge.safetensors"] {
+        std::fs::copy(dir.join(f), own.join(f)).unwrap();
+    }
+    let j = Judge::load(&own).unwrap();
+    assert_ne!(j.sha256, pinned.sha256);
+    assert_eq!(j.sha256.len(), 64);
+    let _ = std::fs::remove_dir_all(dir.parent().unwrap().parent().unwrap());
+}
+
+#[test]
+fn a_pinned_judge_is_never_trained_or_written_over() {
+    let dir = common::scratch("pinned-missing").join("judges/mnist");
+    let err = Judge::load_or_train(&dir, &root().join("data/mnist"), DatasetKind::Mnist, &mut |_| {})
+        .err()
+        .expect("a missing pinned judge is trained")
+        .to_string();
+    assert!(
+        err.contains("no pinned judge") && err.contains("git checkout judges/"),
+        "{err}"
+    );
+    assert!(!dir.exists(), "nothing written");
+    let info = JudgeInfo {
+        dataset: DatasetKind::Mnist,
+        test_accuracy: 0.5,
+        epochs: 1,
+        seed: 0,
+    };
+    let err = Judge::untrained(0)
+        .save(&root().join("judges/mnist"), &info)
+        .expect_err("the pinned judge was overwritten")
+        .to_string();
+    assert!(err.contains("pinned") && err.contains("runs/judge"), "{err}");
+    assert_eq!(judge().sha256, DatasetKind::Mnist.pinned_judge_sha256());
 }

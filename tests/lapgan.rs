@@ -35,7 +35,7 @@ fn small(steps: u64) -> Config {
         keep_checkpoints: 5,
         eval_every: 2,
         eval_samples: 200,
-        judge_dir: root().join("runs/judge"),
+        judge_dir: root().join("judges/mnist"),
         ..common::small_on(Preset::Lapgan.config(), steps)
     }
 }

@@ -64,7 +64,7 @@ judge_dir = "{judge}"
 {trials}"#,
             eval_every = if eval { steps } else { 0 },
             data = root().join("data/mnist").display(),
-            judge = root().join("runs/judge").display()
+            judge = root().join("judges/mnist").display()
         ),
     )
     .unwrap();

@@ -84,7 +84,7 @@ fn tags_of_a_short_run(preset: Preset) -> String {
         eval_every: 2,
         eval_samples: 200,
         data_dir: root.join("data/mnist"),
-        judge_dir: root.join("runs/judge"),
+        judge_dir: root.join("judges/mnist"),
         ..preset.config()
     };
     train::train(cfg, Target::New(dir.clone()), &mut Lines).unwrap();

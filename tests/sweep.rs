@@ -28,7 +28,7 @@ seed = [1, 2]
 lr = [0.0001, 0.0002]
 {extra}"#,
         data = root().join("data/mnist").display(),
-        judge = root().join("runs/judge").display()
+        judge = root().join("judges/mnist").display()
     )
 }
 

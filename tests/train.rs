@@ -555,7 +555,7 @@ fn a_fashion_mnist_run_trains_with_class_tags_and_its_own_dirs() {
     std::fs::write(&file, "dataset = \"fashion-mnist\"\nsteps = 2\n").unwrap();
     let cfg = Config::load(&file, None).unwrap();
     assert_eq!(cfg.data_dir, PathBuf::from("data/fashion-mnist"));
-    assert_eq!(cfg.judge_dir, PathBuf::from("runs/judge-fashion-mnist"));
+    assert_eq!(cfg.judge_dir, PathBuf::from("judges/fashion-mnist"));
     std::fs::write(&file, "dataset = \"fashion-mnist\"\ndata_dir = \"/elsewhere\"\n").unwrap();
     assert_eq!(Config::load(&file, None).unwrap().data_dir, PathBuf::from("/elsewhere"));
     let _ = std::fs::remove_file(&file);
@@ -568,7 +568,7 @@ fn a_fashion_mnist_run_trains_with_class_tags_and_its_own_dirs() {
         (cfg.data_dir.clone(), cfg.judge_dir.clone()),
         (
             PathBuf::from("data/fashion-mnist"),
-            PathBuf::from("runs/judge-fashion-mnist")
+            PathBuf::from("judges/fashion-mnist")
         )
     );
 

@@ -4,6 +4,7 @@
 use crate::judge::classifier::JudgeError;
 use crate::run::train::TrainError;
 use crate::tools::arithmetic::ArithmeticError;
+use crate::tools::eval::EvalError;
 use crate::tools::regress::RegressError;
 use crate::tools::sweep::SweepError;
 use std::path::PathBuf;
@@ -14,6 +15,9 @@ pub enum AppError {
     /// Training, or reading a run.
     #[error(transparent)]
     Train(#[from] TrainError),
+    /// `cgan eval` could not score.
+    #[error(transparent)]
+    Eval(#[from] EvalError),
     /// The judge could not be trained or loaded.
     #[error(transparent)]
     Judge(#[from] JudgeError),

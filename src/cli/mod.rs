@@ -36,9 +36,9 @@ pub struct Cli {
 pub enum Command {
     /// Train the GAN on MNIST, writing TensorBoard events, samples and checkpoints.
     Train(TrainArgs),
-    /// Train the judge (an MNIST classifier that measures G) and save it.
+    /// Train a judge of your own (a classifier that measures G; the pinned judges/<dataset> is the default) and save it.
     Judge(JudgeArgs),
-    /// Judge metrics of a run's checkpoint (or of real MNIST with --real-data).
+    /// Judge metrics of a run's checkpoint (or of real MNIST with --real-data, or of samples made elsewhere with --from).
     Eval(EvalArgs),
     /// A PNG grid of generated digits from a run's checkpoint.
     Generate(GenerateArgs),
@@ -145,8 +145,13 @@ pub struct JudgeArgs {
 #[derive(Debug, Args)]
 pub struct EvalArgs {
     /// The run directory to evaluate.
-    #[arg(long, value_name = "RUN_DIR", required_unless_present = "real_data")]
+    #[arg(long, value_name = "RUN_DIR", required_unless_present_any = ["real_data", "from"])]
     pub run: Option<PathBuf>,
+    /// Score samples generated elsewhere instead: a directory holding images.npy (float
+    /// in [-1, 1] or uint8 0-255, n x 28 x 28) and labels.npy (integers 0-9, n); see
+    /// docs/judging.md.
+    #[arg(long, value_name = "DIR", conflicts_with_all = ["run", "checkpoint", "samples", "real_data"])]
+    pub from: Option<PathBuf>,
     /// Checkpoint step [default: the latest].
     #[arg(long, value_name = "N")]
     pub checkpoint: Option<u64>,
@@ -160,8 +165,8 @@ pub struct EvalArgs {
     /// Score real MNIST test images in place of G's samples (the metrics' own check).
     #[arg(long, conflicts_with_all = ["run", "checkpoint"])]
     pub real_data: bool,
-    /// The judge to use, trained there first if missing [default: the run's judge_dir,
-    /// else runs/judge].
+    /// The judge to use: a pinned one, or one of your own (trained there first if
+    /// missing) [default: the run's judge_dir, else the pinned judges/<dataset>].
     #[arg(long, value_name = "DIR")]
     pub judge: Option<PathBuf>,
     /// Where the data is [default: the run's data_dir, else data/<dataset>].
@@ -404,7 +409,7 @@ fn run_train(args: &TrainArgs) -> Result<(), AppError> {
 fn run_judge(a: &JudgeArgs) -> Result<(), AppError> {
     let t = std::time::Instant::now();
     let data_dir = a.data_dir.clone().unwrap_or_else(|| a.dataset.default_data_dir());
-    let dir = a.dir.clone().unwrap_or_else(|| a.dataset.default_judge_dir());
+    let dir = a.dir.clone().unwrap_or_else(|| a.dataset.trained_judge_dir());
     let j = Judge::train(&data_dir, a.dataset, a.epochs, a.seed, &mut |m| eprintln!("{m}"))?;
     j.save(
         &dir,
@@ -429,6 +434,7 @@ fn run_eval(a: &EvalArgs) -> Result<(), AppError> {
     let t = std::time::Instant::now();
     let scored = eval::evaluate(&eval::Request {
         run: a.run.clone().filter(|_| !a.real_data),
+        from: a.from.clone(),
         checkpoint: a.checkpoint,
         samples: a.samples.map(|n| n as usize),
         seed: a.seed,
@@ -446,6 +452,11 @@ fn run_eval(a: &EvalArgs) -> Result<(), AppError> {
             m.samples,
             scored.seed,
             t.elapsed().as_secs_f64()
+        );
+        println!(
+            "judge                 {}  (SHA-256 {})",
+            scored.judge_dir.display(),
+            m.judge_sha256
         );
         println!(
             "conditional_accuracy  {:.4}  (judge's own test accuracy {:.4})",

@@ -149,7 +149,8 @@ pub struct Config {
     pub eval_every: u64,
     /// Generated samples per evaluation.
     pub eval_samples: usize,
-    /// Where the judge is (trained there first if missing).
+    /// Where the judge is: the pinned `judges/<dataset>` by default; a directory of your
+    /// own is trained there first if missing.
     pub judge_dir: PathBuf,
     /// The dataset: `mnist` or `fashion-mnist`. Setting it moves `data_dir` and
     /// `judge_dir` to that dataset's defaults unless they are set too.
@@ -197,7 +198,7 @@ impl Config {
             mode_seeking_cap: 0.4,
             eval_every: 1000,
             eval_samples: 1000,
-            judge_dir: PathBuf::from(crate::data::datasets::DEFAULT_JUDGE_DIR),
+            judge_dir: DatasetKind::Mnist.default_judge_dir(),
             dataset: DatasetKind::Mnist,
             device: DeviceKind::Cpu,
             kernels: Kernels::Auto,

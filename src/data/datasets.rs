@@ -12,8 +12,10 @@ pub const PIXELS: usize = IMAGE_SIDE * IMAGE_SIDE;
 /// Number of classes (both datasets have ten).
 pub const NUM_CLASSES: usize = 10;
 
-/// Where the MNIST judge lives (another dataset's: this with `-<dataset>` appended).
-pub const DEFAULT_JUDGE_DIR: &str = "runs/judge";
+/// Where the pinned judges live, one directory per dataset (shipped in the repository).
+pub const PINNED_JUDGES_DIR: &str = "judges";
+/// Where `cgan judge` trains a judge of its own (another dataset's: with `-<dataset>`).
+pub const TRAINED_JUDGE_DIR: &str = "runs/judge";
 
 /// A dataset cgan can train on.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize, clap::ValueEnum)]
@@ -48,11 +50,24 @@ impl DatasetKind {
         PathBuf::from("data").join(self.name())
     }
 
-    /// Where its judge lives unless the config says otherwise.
+    /// Its judge unless the config says otherwise: the pinned one, `judges/<name>`.
     pub fn default_judge_dir(self) -> PathBuf {
+        PathBuf::from(PINNED_JUDGES_DIR).join(self.name())
+    }
+
+    /// SHA-256 of its pinned judge's `judge.safetensors`, checked on every load.
+    pub fn pinned_judge_sha256(self) -> &'static str {
         match self {
-            DatasetKind::Mnist => PathBuf::from(DEFAULT_JUDGE_DIR),
-            DatasetKind::FashionMnist => PathBuf::from(format!("{}-{}", DEFAULT_JUDGE_DIR, self.name())),
+            DatasetKind::Mnist => "f49678c5169a41a68ca342e33fb6d5d8747a796c7f00be5cb8e162a2469c9f1e",
+            DatasetKind::FashionMnist => "f966730dd56f15910f0af635eb6b7b133429b1ad20f1eb5ffd7bb1cce09664f7",
+        }
+    }
+
+    /// Where `cgan judge` trains a judge of its own unless told otherwise.
+    pub fn trained_judge_dir(self) -> PathBuf {
+        match self {
+            DatasetKind::Mnist => PathBuf::from(TRAINED_JUDGE_DIR),
+            DatasetKind::FashionMnist => PathBuf::from(format!("{}-{}", TRAINED_JUDGE_DIR, self.name())),
         }
     }
 

@@ -1,7 +1,10 @@
 //! The judge: a small MNIST classifier cgan trains itself (with the project's conv ops)
 //! and uses only to measure G: its predictions give conditional accuracy and the MNIST
-//! score, its 128-d penultimate features the Frechet distance and diversity.
+//! score, its 128-d penultimate features the Frechet distance and diversity. The
+//! repository ships one per dataset with pinned weights ([`super::pinned`]), used by
+//! default; `cgan judge` trains one of its own.
 
+use super::pinned;
 use crate::data::datasets::DatasetKind;
 use crate::data::{Split, IMAGE_SIDE, NUM_CLASSES, PIXELS};
 use crate::device::Kernels;
@@ -95,6 +98,9 @@ pub struct Judge {
     pub test_accuracy: f64,
     /// The dataset it was trained on: it scores only runs on the same one.
     pub dataset: DatasetKind,
+    /// SHA-256 of the weights file it was loaded from (empty until saved and loaded):
+    /// which judge scored a run.
+    pub sha256: String,
     dev: Cpu,
 }
 
@@ -129,6 +135,22 @@ pub enum JudgeError {
         /// What the run needs.
         wanted: DatasetKind,
     },
+    /// A pinned judge's weights are not the pinned ones.
+    #[error("the pinned judge {} has SHA-256 {found}, not the pinned {pinned}: restore it (`git checkout judges/`), or set judge_dir to a judge of your own (`cgan judge` trains one into runs/judge)", .path.display())]
+    Pinned {
+        /// The weights file.
+        path: PathBuf,
+        /// Its SHA-256.
+        found: String,
+        /// The recorded one.
+        pinned: String,
+    },
+    /// A pinned judge's directory is missing.
+    #[error("no pinned judge in {}: restore it (`git checkout judges/`) or run cgan from its repository, or set judge_dir to a judge of your own (`cgan judge` trains one into runs/judge)", .0.display())]
+    PinnedMissing(PathBuf),
+    /// `cgan judge` asked to write over a pinned judge.
+    #[error("{} holds the pinned judge, which is never retrained: train into another directory (--dir runs/judge) and point judge_dir at it", .0.display())]
+    PinnedReadOnly(PathBuf),
     /// The judge files are missing or unusable.
     #[error("judge in {path}: {why}; train a new one with `cgan judge`")]
     Files {
@@ -173,6 +195,7 @@ impl Judge {
             net: JudgeNet::build(&dev),
             test_accuracy: 0.0,
             dataset: DatasetKind::default(),
+            sha256: String::new(),
             dev,
         }
     }
@@ -261,6 +284,9 @@ impl Judge {
 
     /// Saves `judge.safetensors` and `judge.toml` in `dir` (temp files + rename).
     pub fn save(&self, dir: &Path, info: &JudgeInfo) -> Result<(), JudgeError> {
+        if pinned::pinned_dataset(dir).is_some() {
+            return Err(JudgeError::PinnedReadOnly(dir.into()));
+        }
         let err = |why: String| JudgeError::Files { path: dir.into(), why };
         std::fs::create_dir_all(dir).map_err(|e| err(e.to_string()))?;
         let tmp = dir.join("judge.safetensors.part");
@@ -270,19 +296,32 @@ impl Judge {
             .map_err(|e| err(e.to_string()))
     }
 
-    /// Loads a judge saved by [`Judge::save`].
+    /// Loads a judge saved by [`Judge::save`]; a pinned judge's weights are checked
+    /// against their recorded SHA-256 first.
     pub fn load(dir: &Path) -> Result<Self, JudgeError> {
         let err = |why: String| JudgeError::Files { path: dir.into(), why };
         let text = std::fs::read_to_string(dir.join("judge.toml")).map_err(|e| err(format!("judge.toml: {e}")))?;
         let info: JudgeInfo = toml::from_str(&text).map_err(|e| err(format!("judge.toml: {}", e.message())))?;
+        let weights = dir.join("judge.safetensors");
+        let sha256 = pinned::hex_sha256(&std::fs::read(&weights).map_err(|e| err(format!("judge.safetensors: {e}")))?);
+        if let Some(dataset) = pinned::pinned_dataset(dir) {
+            if sha256 != dataset.pinned_judge_sha256() {
+                return Err(JudgeError::Pinned {
+                    path: weights,
+                    found: sha256,
+                    pinned: dataset.pinned_judge_sha256().into(),
+                });
+            }
+        }
         let dev = Cpu::default();
         let mut net = JudgeNet::<f32, Cpu>::build(&dev);
-        net.load_safetensors(dir.join("judge.safetensors"))
+        net.load_safetensors(&weights)
             .map_err(|e| err(format!("judge.safetensors: {e:?}")))?;
         Ok(Judge {
             net,
             test_accuracy: info.test_accuracy,
             dataset: info.dataset,
+            sha256,
             dev,
         })
     }
@@ -295,6 +334,7 @@ impl Judge {
         dataset: DatasetKind,
         log: &mut dyn FnMut(&str),
     ) -> Result<Self, JudgeError> {
+        let dir = &pinned::locate(dir);
         if dir.join("judge.toml").exists() {
             let judge = Self::load(dir)?;
             if judge.dataset != dataset {
@@ -305,6 +345,9 @@ impl Judge {
                 });
             }
             return Ok(judge);
+        }
+        if pinned::pinned_dataset(dir).is_some() {
+            return Err(JudgeError::PinnedMissing(dir.into()));
         }
         log(&format!(
             "judge: none in {}, training one first (a few minutes)",
@@ -321,7 +364,7 @@ impl Judge {
                 seed,
             },
         )?;
-        Ok(judge)
+        Self::load(dir)
     }
 }
 

@@ -42,6 +42,10 @@ pub struct Metrics {
     pub collapse_alarm: bool,
     /// Samples scored.
     pub samples: usize,
+    /// SHA-256 of the judge's weights: which judge gave these figures (absent in records
+    /// from before it was kept).
+    #[serde(default)]
+    pub judge_sha256: String,
 }
 
 impl Metrics {
@@ -224,6 +228,7 @@ pub fn score(judge: &Judge, reference: &Reference, images: &[f32], labels: &[u8]
         diversity_ratio_per_digit: ratios,
         collapse_alarm: diversity_ratio < COLLAPSE_THRESHOLD,
         samples: labels.len(),
+        judge_sha256: judge.sha256.clone(),
     }
 }
 
