@@ -122,3 +122,48 @@ fn checkpoints_carry_the_average_to_resume_and_to_generation() {
     assert!(err.contains("averaged"), "{err}");
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn the_hinge_loss_gives_d_hinge_terms_and_trains() {
+    use cgan::config::AdversarialLoss;
+    use cgan::device::Kernels;
+    use cgan::models::one_hot;
+    use cgan::ops::batch_norm::Mode;
+    use dfdx::prelude::*;
+    let mut cfg = cfg(0.999);
+    if let cgan::config::ModelConfig::GanCls(m) = &mut cfg.model {
+        m.adversarial_loss = AdversarialLoss::Hinge;
+    }
+    // Two models from one seed: `untouched` keeps D's initial weights, which the first D
+    // step's terms were computed with.
+    let (mut gan, mut untouched) = (Gan::new(&cfg), Gan::new(&cfg));
+    let mut d = data(5);
+    let first = gan.train_step(&mut d, 0);
+    let b = gan.last_batch().clone();
+    let dev = Cpu::default();
+    let real = dev.tensor_from_vec(b.images.clone(), (b.labels.len(), Const, Const, Const));
+    let conds = (one_hot(&dev, &b.labels), one_hot(&dev, &b.wrong_labels));
+    let (rr, rw) = untouched.d.forward_pair(real, conds, Mode::Train, Kernels::Auto);
+    let mean = |v: Vec<f32>| v.iter().map(|&x| x as f64).sum::<f64>() / v.len() as f64;
+    let want_rr = mean(rr.as_vec().iter().map(|l| (1.0 - l).max(0.0)).collect());
+    let want_rw = mean(rw.as_vec().iter().map(|l| (1.0 + l).max(0.0)).collect());
+    assert!(
+        (first.d_real_right as f64 - want_rr).abs() < 1e-5,
+        "{} vs {want_rr}",
+        first.d_real_right
+    );
+    assert!(
+        (first.d_real_wrong as f64 - want_rw).abs() < 1e-5,
+        "{} vs {want_rw}",
+        first.d_real_wrong
+    );
+    // The preset's d_loss (reed) still weighs the three terms.
+    let reed = first.d_real_right + (first.d_real_wrong + first.d_fake) / 2.0;
+    assert!((first.loss_d - reed).abs() < 1e-5);
+    // At initialisation the logits are near 0: every hinge term is near 1 (BCE's: ln 2).
+    assert!((first.d_fake - 1.0).abs() < 0.2, "{}", first.d_fake);
+    for step in 1..20 {
+        let s = gan.train_step(&mut d, step);
+        assert!(s.loss_d.is_finite() && s.loss_g.is_finite() && s.loss_d >= 0.0, "{s:?}");
+    }
+}

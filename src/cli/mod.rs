@@ -5,7 +5,7 @@ mod error;
 
 pub use error::AppError;
 
-use crate::config::{Activation, Config, ConfigError, DLoss, DNorm, Preset};
+use crate::config::{Activation, AdversarialLoss, Config, ConfigError, DLoss, DNorm, Preset};
 use crate::data::datasets::DatasetKind;
 use crate::device::{DeviceKind, Kernels};
 use crate::judge::classifier::{self, Judge, JudgeInfo};
@@ -299,6 +299,9 @@ pub struct TrainArgs {
     /// Projection conditioning in D.
     #[arg(long, value_name = "BOOL")]
     pub projection: Option<bool>,
+    /// The adversarial loss of D and G.
+    #[arg(long, value_enum)]
+    pub adversarial_loss: Option<AdversarialLoss>,
     /// Decay of the moving average of G's weights that samples (0: off).
     #[arg(long, value_name = "DECAY")]
     pub g_ema: Option<f64>,
@@ -372,6 +375,7 @@ impl TrainArgs {
             minibatch_std,
             spectral_norm,
             projection,
+            adversarial_loss,
             g_ema
         );
         cfg.validate()?;

@@ -10,7 +10,7 @@ pub mod model;
 pub mod options;
 
 pub use model::{GanClsConfig, LapganConfig, ModelConfig, ModelKind};
-pub use options::{Activation, DNorm, NoiseKind, OutputActivation};
+pub use options::{Activation, AdversarialLoss, DNorm, NoiseKind, OutputActivation};
 
 use crate::data::datasets::DatasetKind;
 use crate::device::{check_kernels, DeviceKind, Kernels};

@@ -6,7 +6,7 @@
 //! Configs written before the table existed named the model and its keys at the top level
 //! (`model = "gan-cls"`, `d_norm = ...`); [`merge`] moves them into the table.
 
-use super::options::{Activation, DNorm};
+use super::options::{Activation, AdversarialLoss, DNorm};
 use serde::{Deserialize, Serialize};
 
 /// Which system trains (the `kind` of the `[model]` table).
@@ -142,6 +142,9 @@ pub struct GanClsConfig {
     /// Projection conditioning in D: its logit gains <embed(c), features> (Miyato &
     /// Koyama 2018), beside the article's label map.
     pub projection: bool,
+    /// The adversarial loss: `bce` (the article) or `hinge`; `d_loss` still weighs D's
+    /// three terms.
+    pub adversarial_loss: AdversarialLoss,
 }
 
 impl Default for GanClsConfig {
@@ -157,6 +160,7 @@ impl Default for GanClsConfig {
             minibatch_std: false,
             spectral_norm: false,
             projection: false,
+            adversarial_loss: AdversarialLoss::Bce,
         }
     }
 }

@@ -46,6 +46,18 @@ pub enum DNorm {
     None,
 }
 
+/// The adversarial loss of D and G.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "snake_case")]
+pub enum AdversarialLoss {
+    /// Binary cross-entropy on D's logit; G's is the non-saturating BCE(D(G(z)), 1) (the article).
+    #[default]
+    Bce,
+    /// Hinge: D's terms max(0, 1 - D(x)) for real and max(0, 1 + D(x)) for the rest; G's is
+    /// -D(G(z)) (Lim & Ye 2017; SAGAN, BigGAN).
+    Hinge,
+}
+
 /// D's activation.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
 #[serde(rename_all = "snake_case")]

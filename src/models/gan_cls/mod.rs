@@ -9,7 +9,7 @@ pub mod generator;
 pub use discriminator::{Discriminator, DiscriminatorSpec};
 pub use generator::Generator;
 
-use crate::config::{Config, DLoss, GanClsConfig};
+use crate::config::{AdversarialLoss, Config, DLoss, GanClsConfig};
 use crate::data::grid::Grid;
 use crate::data::{Batch, Dataset, NUM_CLASSES};
 use crate::device::{Kernels, ModelDevice};
@@ -233,9 +233,10 @@ impl<D: ModelDevice> Gan<D> {
             .d
             .forward(fake.retaped::<OwnedTape<f32, D>>(), fake_c, Mode::Train, k);
         let p = [rr.as_vec(), rw.as_vec(), fk.as_vec()].map(|l| mean_sigmoid(&l));
-        let l_rr = bce(rr, self.ones.clone());
-        let l_rw = bce(rw, self.zeros.clone());
-        let l_fk = bce(fk, self.zeros.clone());
+        let loss = self.settings.adversarial_loss;
+        let l_rr = self.d_term(loss, rr, true);
+        let l_rw = self.d_term(loss, rw, false);
+        let l_fk = self.d_term(loss, fk, false);
         let terms = [l_rr.array(), l_rw.array(), l_fk.array()];
         let loss = match self.cfg.d_loss {
             DLoss::Sum => l_rr + l_rw + l_fk,
@@ -323,7 +324,7 @@ impl<D: ModelDevice> Gan<D> {
             (None, 0.0, 0.0)
         };
         let logits = self.d.forward(fake, c, Mode::Train, k);
-        let loss = bce(logits, self.ones.clone());
+        let loss = self.g_term(logits);
         let loss_g = loss.array();
         self.lap(Phase::DForward, &mut mark);
         let mut grads = match ms {
@@ -345,7 +346,7 @@ impl<D: ModelDevice> Gan<D> {
             );
             self.lap(Phase::GForward, &mut mark);
             let logits = self.d.forward(fake, mixed, Mode::Train, k);
-            let loss = bce(logits, self.ones.clone()) * self.settings.gan_int as f32;
+            let loss = self.g_term(logits) * self.settings.gan_int as f32;
             self.lap(Phase::DForward, &mut mark);
             grads = loss.backward();
             self.lap(Phase::Backward, &mut mark);
@@ -364,6 +365,31 @@ impl<D: ModelDevice> Gan<D> {
 
 /// G's forward for one update: its conditions, its noise (the mode-seeking term's
 /// distances), the output on G's tape, and G's stream for the rest of its step (GAN-INT).
+impl<D: ModelDevice> Gan<D> {
+    /// One of D's terms: its logits on images that are `real` with their condition or not.
+    fn d_term<T: Tape<f32, D>>(
+        &self,
+        loss: AdversarialLoss,
+        logits: Logits<D, T>,
+        real: bool,
+    ) -> Tensor<(), f32, D, T> {
+        match (loss, real) {
+            (AdversarialLoss::Bce, true) => bce(logits, self.ones.clone()),
+            (AdversarialLoss::Bce, false) => bce(logits, self.zeros.clone()),
+            (AdversarialLoss::Hinge, true) => (logits.negate() + 1.0).relu().mean(),
+            (AdversarialLoss::Hinge, false) => (logits + 1.0).relu().mean(),
+        }
+    }
+
+    /// G's adversarial loss on D's logits of its images.
+    fn g_term<T: Tape<f32, D>>(&self, logits: Logits<D, T>) -> Tensor<(), f32, D, T> {
+        match self.settings.adversarial_loss {
+            AdversarialLoss::Bce => bce(logits, self.ones.clone()),
+            AdversarialLoss::Hinge => logits.mean().negate(),
+        }
+    }
+}
+
 struct GForward<D: ModelDevice> {
     rng: rand::rngs::StdRng,
     c: Condition<D>,
