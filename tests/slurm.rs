@@ -42,8 +42,9 @@ fn stderr(o: &Output) -> String {
     String::from_utf8_lossy(&o.stderr).into_owned()
 }
 
-/// A sweep file of `trials` (a `[grid]` or `[[trial]]` text) with tiny runs.
-fn sweep_file(dir: &Path, name: &str, steps: u64, eval: bool, trials: &str) -> PathBuf {
+/// A sweep file of `trials` (a `[grid]` or `[[trial]]` text) with tiny runs that write
+/// summaries and checkpoints every `every` steps.
+fn sweep_file(dir: &Path, name: &str, steps: u64, every: u64, eval: bool, trials: &str) -> PathBuf {
     std::fs::create_dir_all(dir).unwrap();
     let path = dir.join(format!("{name}.toml"));
     std::fs::write(
@@ -54,8 +55,8 @@ parallel = 2
 [base]
 steps = {steps}
 batch_size = 8
-summary_every = 2
-checkpoint_every = 2
+summary_every = {every}
+checkpoint_every = {every}
 eval_every = {eval_every}
 eval_samples = 200
 train_images = 256
@@ -101,9 +102,44 @@ fn wait_for(sweep: &Path, limit: Duration) {
                 .args(["update", &format!("JobId={id}"), "StartTime=now"])
                 .output();
         }
-        assert!(t0.elapsed() < limit, "job {job} still queued after {limit:?}: {q}");
+        if t0.elapsed() >= limit {
+            panic!("job {job} not done after {limit:?}: {q}\n{}", diagnosis(sweep, job));
+        }
         std::thread::sleep(Duration::from_millis(500));
     }
+}
+
+/// What a timed-out wait shows: the job as Slurm sees it, the trials' logs and the end
+/// of the controller's log (the local cluster's files go when `make test` ends).
+fn diagnosis(sweep: &Path, job: &str) -> String {
+    let show = Command::new("scontrol").args(["show", "job", job]).output();
+    let mut out = match show {
+        Ok(o) => format!(
+            "scontrol show job {job}:\n{}{}",
+            String::from_utf8_lossy(&o.stdout),
+            stderr(&o)
+        ),
+        Err(e) => format!("scontrol: {e}\n"),
+    };
+    let mut logs: Vec<PathBuf> = std::fs::read_dir(sweep.join("logs"))
+        .map(|d| d.flatten().map(|e| e.path()).collect())
+        .unwrap_or_default();
+    logs.sort();
+    for log in logs {
+        let text = std::fs::read_to_string(&log).unwrap_or_default();
+        out += &format!("--- {}:\n{}\n", log.display(), text);
+    }
+    if let Some(conf) = std::env::var_os("SLURM_CONF") {
+        let ctld = Path::new(&conf).with_file_name("log/slurmctld.log");
+        let text = std::fs::read_to_string(&ctld).unwrap_or_default();
+        let tail: Vec<&str> = text.lines().rev().take(40).collect();
+        out += &format!("--- {} (last 40 lines):\n", ctld.display());
+        for l in tail.into_iter().rev() {
+            out += l;
+            out += "\n";
+        }
+    }
+    out
 }
 
 fn csv(path: &Path) -> Vec<BTreeMap<String, String>> {
@@ -121,7 +157,14 @@ fn a_tiny_sweep_on_slurm_gives_the_results_of_the_same_sweep_run_here() {
         return;
     }
     let dir = scratch("array");
-    let file = sweep_file(&dir, "array", 4, true, "[grid]\nseed = [1, 2]\nlr = [0.0001, 0.0002]\n");
+    let file = sweep_file(
+        &dir,
+        "array",
+        4,
+        2,
+        true,
+        "[grid]\nseed = [1, 2]\nlr = [0.0001, 0.0002]\n",
+    );
     let here = cgan_in(&dir, &["sweep", "--config", "array.toml", "--out", "here"]);
     assert!(here.status.success(), "{}", stderr(&here));
     let sub = cgan_in(
@@ -191,8 +234,10 @@ fn a_preempted_task_checkpoints_requeues_itself_and_resumes_its_trial() {
         return;
     }
     let dir = scratch("preempt");
-    // Long enough to be caught mid-run, checkpoints every 2 steps.
-    let file = sweep_file(&dir, "preempt", 400, false, "[grid]\nseed = [3]\n");
+    // Long enough to be caught mid-run (the signal goes as soon as the first checkpoint,
+    // at step 50, is there); checkpoints and summaries every 2 steps made its 400 steps
+    // take minutes on a busy machine.
+    let file = sweep_file(&dir, "preempt", 400, 50, false, "[grid]\nseed = [3]\n");
     let sub = cgan_in(
         &dir,
         &["sweep", "--config", file.to_str().unwrap(), "--out", "s", "--slurm"],
@@ -243,6 +288,7 @@ fn a_failing_trial_is_reported_failed_with_its_log_and_the_others_finish() {
         &dir,
         "fail",
         2,
+        2,
         false,
         "[[trial]]\nseed = 1\n[[trial]]\nseed = 2\ndata_dir = \"/nonexistent/mnist\"\n",
     );
@@ -275,7 +321,7 @@ fn submission_errors_name_the_problem() {
         return;
     }
     let dir = scratch("errors");
-    let file = sweep_file(&dir, "errors", 2, false, "[grid]\nseed = [1]\n");
+    let file = sweep_file(&dir, "errors", 2, 2, false, "[grid]\nseed = [1]\n");
     let f = file.to_str().unwrap();
     // No sbatch on the PATH.
     let o = Command::new(env!("CARGO_BIN_EXE_cgan"))
