@@ -19,7 +19,8 @@ convolution's fan_in from its output channels). Data: the 60000 train images sca
 What differs: the random numbers (PyTorch's generator, not cgan's streams).
 
 Usage: python benches/gan_torch_twin.py --out runs/twin/seed-42 [--seed 42] [--steps 6000]
-       [--every 1000] [--samples 2000] [--data data/mnist] [--threads 2]
+       [--every 1000] [--samples 2000] [--data data/mnist] [--threads 2] [--lr 2e-4]
+       [--lr-d-scale 1]
 """
 import argparse
 import copy
@@ -78,6 +79,8 @@ def main():
     p.add_argument("--data", default="data/mnist")
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--batch", type=int, default=32)
+    p.add_argument("--lr", type=float, default=2e-4, help="G's Adam learning rate (cgan's lr)")
+    p.add_argument("--lr-d-scale", type=float, default=1.0, help="D's rate = lr x this (cgan's lr_d_scale)")
     a = p.parse_args()
     torch.set_num_threads(a.threads)
     torch.manual_seed(a.seed)
@@ -88,8 +91,8 @@ def main():
     g.train()
     d.train()
     g_ema = copy.deepcopy(g)
-    opt_g = torch.optim.Adam(g.parameters(), lr=2e-4, betas=(0.5, 0.999))
-    opt_d = torch.optim.Adam(d.parameters(), lr=2e-4, betas=(0.5, 0.999))
+    opt_g = torch.optim.Adam(g.parameters(), lr=a.lr, betas=(0.5, 0.999))
+    opt_d = torch.optim.Adam(d.parameters(), lr=a.lr * a.lr_d_scale, betas=(0.5, 0.999))
     bce = torch.nn.BCEWithLogitsLoss()
     n, half = a.batch, a.batch // 2
     ones, zeros = torch.ones(n, 1), torch.zeros(n, 1)

@@ -275,3 +275,22 @@ fn collect_gathers_trials_run_by_hand_from_print_commands() {
     assert_eq!(rows[1]["status"], "unfinished");
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn a_sweep_that_varies_steps_has_one_steps_column() {
+    let dir = scratch("steps-column");
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("steps.toml");
+    let text = tiny("").replace("seed = [1, 2]\nlr = [0.0001, 0.0002]", "steps = [4, 6]");
+    std::fs::write(&file, text).unwrap();
+    let plan = sweep::load(&file).unwrap();
+    let out = dir.join("sweep");
+    sweep::prepare(&file, &plan, Some(&out)).unwrap();
+    results::collect(&out).unwrap();
+    let text = std::fs::read_to_string(out.join(results::RESULTS_FILE)).unwrap();
+    let header: Vec<&str> = text.lines().next().unwrap().split(',').collect();
+    assert_eq!(header.iter().filter(|h| **h == "steps").count(), 1, "{header:?}");
+    let rows = csv(&out.join(results::RESULTS_FILE));
+    assert_eq!((rows[0]["steps"].as_str(), rows[1]["steps"].as_str()), ("4", "6"));
+    let _ = std::fs::remove_dir_all(&dir);
+}

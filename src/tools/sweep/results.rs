@@ -20,12 +20,16 @@ fn field(s: &str) -> String {
 
 /// The CSV text for `plan`'s trials in `dir`.
 pub fn table(dir: &Path, plan: &Plan, outcomes: &[Outcome]) -> String {
+    // `steps` is a column of its own unless the sweep varies it (then it is a swept key).
+    let steps_column = !plan.swept.iter().any(|k| k == "steps");
     let mut header: Vec<String> = vec!["trial".into(), "status".into(), "exit_code".into()];
     header.extend(plan.swept.iter().cloned());
+    header.push("final_step".into());
+    if steps_column {
+        header.push("steps".into());
+    }
     header.extend(
         [
-            "final_step",
-            "steps",
             "conditional_accuracy",
             "frechet_distance",
             "frechet_distance_real_floor",
@@ -73,9 +77,11 @@ pub fn table(dir: &Path, plan: &Plan, outcomes: &[Outcome]) -> String {
         }));
         let eval = summary.as_ref().and_then(|s| s.eval.as_ref());
         let num = |v: Option<f64>| v.map(|x| x.to_string()).unwrap_or_default();
+        row.push(num(summary.as_ref().map(|s| s.final_step as f64)));
+        if steps_column {
+            row.push(t.config.steps.to_string());
+        }
         row.extend([
-            num(summary.as_ref().map(|s| s.final_step as f64)),
-            t.config.steps.to_string(),
             num(eval.map(|m| m.conditional_accuracy)),
             num(eval.map(|m| m.frechet_distance)),
             num(eval.map(|m| m.frechet_distance_real_floor)),
