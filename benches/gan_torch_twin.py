@@ -20,7 +20,7 @@ What differs: the random numbers (PyTorch's generator, not cgan's streams).
 
 Usage: python benches/gan_torch_twin.py --out runs/twin/seed-42 [--seed 42] [--steps 6000]
        [--every 1000] [--samples 2000] [--data data/mnist] [--threads 2] [--lr 2e-4]
-       [--lr-d-scale 1]
+       [--lr-d-scale 1] [--mode-seeking 1]
 """
 import argparse
 import copy
@@ -81,6 +81,7 @@ def main():
     p.add_argument("--batch", type=int, default=32)
     p.add_argument("--lr", type=float, default=2e-4, help="G's Adam learning rate (cgan's lr)")
     p.add_argument("--lr-d-scale", type=float, default=1.0, help="D's rate = lr x this (cgan's lr_d_scale)")
+    p.add_argument("--mode-seeking", type=float, default=1.0, help="weight of the mode-seeking term (cgan's mode_seeking)")
     a = p.parse_args()
     torch.set_num_threads(a.threads)
     torch.manual_seed(a.seed)
@@ -121,7 +122,7 @@ def main():
         z2 = noise(n)
         x = g(z2, oh2)
         ratio = (x[:half] - x[half:2 * half]).abs().mean() / (z2[:half] - z2[half:2 * half]).abs().mean()
-        g_loss = bce(d(x, oh2), ones) + 1.0 / (torch.clamp(ratio, max=0.4) + 0.1)
+        g_loss = bce(d(x, oh2), ones) + a.mode_seeking / (torch.clamp(ratio, max=0.4) + 0.1)
         opt_g.zero_grad(set_to_none=True)
         g_loss.backward()
         opt_g.step()

@@ -337,8 +337,8 @@ fn config_file_with_unknown_key_or_bad_value_names_it() {
     let cfg = Config::load(&path, None).unwrap();
     assert_eq!(
         (cfg.steps, cfg.batch_size, cfg.lr),
-        (10, 4, 2e-4),
-        "missing keys take defaults"
+        (10, 4, 4e-4),
+        "missing keys take the default preset's values"
     );
 }
 
@@ -375,13 +375,21 @@ fn presets_are_sets_of_values_and_the_default_is_mode_seeking() {
             m.mode_seeking_cap,
             mm.g_ema
         ),
-        (DLoss::Reed, DNorm::None, Activation::LeakyRelu, 1.0, 0.4, 0.999),
-        "the ingredients the README's ablation measured"
+        (DLoss::Reed, DNorm::None, Activation::LeakyRelu, 2.0, 0.4, 0.999),
+        "the ingredients the README's ablation measured, the term at weight 2"
+    );
+    assert_eq!(
+        (m.steps, m.lr, m.lr_d_scale),
+        (3000, 4e-4, 4.0),
+        "issue 26's faster recipe: twice the article's lr for G, four times that for D"
     );
     assert_eq!(
         gan_cls(
             Config {
                 preset: Preset::Article,
+                steps: 6000,
+                lr: 2e-4,
+                lr_d_scale: 1.0,
                 d_loss: DLoss::Sum,
                 mode_seeking: 0.0,
                 ..m.clone()

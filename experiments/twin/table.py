@@ -1,6 +1,7 @@
-"""The cgan-vs-twin table of docs/judging.md: cgan's evaluations from each run's eval.jsonl
-and the twin's samples scored by `cgan eval --from` (the same pinned judge, 2000 samples,
-the same real reference: `--seed` is the run's seed).
+"""The cgan-vs-twin table of docs/model.md ("cgan and its PyTorch twin"): cgan's
+evaluations from each run's eval.jsonl and the twin's samples scored by `cgan eval
+--from` (the same pinned judge, 2000 samples, the same real reference: `--seed` is the
+run's seed).
 
 Usage: python experiments/twin/table.py [--runs runs/twin] [--cgan target/release/cgan]
 Expects RUNS/cgan-seed-S (cgan train --config experiments/twin/cgan-seed-S.toml) and
